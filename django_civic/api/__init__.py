@@ -1,0 +1,1 @@
+"""DRF API of django_civic."""

@@ -1,0 +1,1 @@
+"""System checks (django_civic.E001...)."""

@@ -1,0 +1,162 @@
+"""The ``CIVIC`` settings dict, read through one object.
+
+``from django_civic.conf import civic_settings`` then ``civic_settings.SIP["APP_ID"]``. Defaults are
+merged one level deep (``SIP``, ``AUTH``, ``IDEMIA``, ``API`` are dicts of their own), unknown or removed
+keys raise ``ImproperlyConfigured`` with a pointer to the README, and the object reloads whenever
+``override_settings`` changes ``CIVIC`` so tests can switch configurations freely.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+
+# Civic's published SIP signing key (civic-protocols.md A4): every Civic-issued token verifies with it.
+CIVIC_SIP_PUBLIC_KEY = (
+    "049a45998638cfb3c4b211d72030d9ae8329a242db63bfb0076a54e7647370a8ac"
+    "5708b57af6065805d5a6be72332620932dbb35e8d318fce18e7c980a0eb26aa1"
+)
+
+DEFAULTS: dict[str, Any] = {
+    # Point every endpoint and key at the bundled sandbox (development and tests only).
+    "SANDBOX": False,
+    # Base URL of the sandbox. None: the sandbox mounted in this site at ``civic-sandbox/``.
+    "SANDBOX_URL": None,
+    # The system check refuses SANDBOX with DEBUG=False unless this is set on purpose.
+    "SANDBOX_ALLOW_WITHOUT_DEBUG": False,
+    "SIP": {
+        "APP_ID": "",
+        "APP_SECRET": "",
+        # Civic's 64-hex private scalar or a PEM private key.
+        "PRIVATE_KEY": "",
+        "API_URL": "https://api.civic.com/sip/",
+        "ENV": "prod",
+        "CIVIC_PUBLIC_KEY": CIVIC_SIP_PUBLIC_KEY,
+        "SCRIPT_URL": "https://hosted-sip.civic.com/js/civic.sip.min.js",
+        "CSS_URL": "https://hosted-sip.civic.com/css/civic-modal.min.css",
+        # Cap on the S3 "processed" payload that a large exchange downloads.
+        "MAX_PAYLOAD_BYTES": 16 * 1024 * 1024,
+    },
+    "AUTH": {
+        "CLIENT_ID": "",
+        "CLIENT_SECRET": "",
+        "ISSUER": "https://auth.civic.com/oauth/",
+        "SCOPES": "openid email profile",
+        "ALGORITHMS": ["RS256", "ES256"],
+        "REDIRECT_URI": None,
+        "POST_LOGOUT_REDIRECT_URI": None,
+        "PROVIDER_LOGOUT": False,
+        "LEEWAY": 60,
+        "MAX_TOKEN_AGE": 3600,
+        "JWKS_CACHE_SECONDS": 3600,
+        "JWKS_REFETCH_COOLDOWN": 30,
+        "ACCESS_TOKEN_AUDIENCE": None,
+        "HUB_URL": "https://app.civic.com/hub/mcp",
+    },
+    "IDEMIA": {
+        "TOKEN_URL": "",
+        "CLIENT_ID": "",
+        "CLIENT_SECRET": "",
+        "RP_HANDLER_URL": "",
+        "GIPS_URL": "",
+        "API_KEY": "",
+        "CALLBACK_BASE_URL": None,
+        "SESSION_TIMEOUT": 3600,
+        "STORE_PROOF": False,
+        "RETENTION_DAYS": 365,
+    },
+    "API": {
+        # How the exchange endpoints log the user in: "session", "token" (DRF authtoken) or "jwt" (simplejwt).
+        "LOGIN_MODE": "session",
+        "THROTTLE_RATE": "30/min",
+    },
+    # Fernet keys (any strings; each is stretched to a key). The first encrypts, all decrypt.
+    # Empty: one key derived from SECRET_KEY (a warning in production, see django_civic.W003).
+    "ENCRYPTION_KEYS": [],
+    # Key for the searchable digest of attribute values. Must not change when encryption keys rotate.
+    "DIGEST_KEY": None,
+    "ADAPTER": "django_civic.adapter.DefaultCivicAdapter",
+    "SIGNUP_OPEN": True,
+    "LINK_BY_EMAIL": False,
+    # Django user field <- verified attribute label, synced on each login.
+    "USER_FIELD_MAP": {"email": "contact.personal.email"},
+    "PROTECTED_USER_FIELDS": ["username", "password", "is_staff", "is_superuser", "is_active"],
+    "LOGIN_REDIRECT_URL": None,
+    "ALLOWED_REDIRECT_HOSTS": [],
+    # How many reverse proxies in front of the site append to X-Forwarded-For (0: use REMOTE_ADDR).
+    "TRUSTED_PROXY_COUNT": 0,
+    "HTTP_TIMEOUT": 10.0,
+    # Cache alias used for single-use codes, OIDC state, JWKS and token caches.
+    "CACHE_ALIAS": "default",
+    # Days to keep document images (labels ending in ".image"); None keeps them.
+    "DOCUMENT_IMAGE_RETENTION_DAYS": None,
+}
+
+# Dicts whose keys are merged with the defaults instead of replacing them.
+NESTED = ("SIP", "AUTH", "IDEMIA", "API")
+
+# Keys that existed once; using them is an error that says what replaced them.
+REMOVED: dict[str, str] = {}
+
+# Keys whose value is a user-chosen dict, so unknown sub-keys are fine.
+FREE_FORM = ("USER_FIELD_MAP",)
+
+
+class CivicSettings:
+    """Attribute access to ``settings.CIVIC`` merged over :data:`DEFAULTS`."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, Any] | None = None
+
+    def _load(self) -> dict[str, Any]:
+        user = getattr(settings, "CIVIC", {}) or {}
+        if not isinstance(user, dict):
+            raise ImproperlyConfigured("settings.CIVIC must be a dict.")
+        merged: dict[str, Any] = {}
+        for key, value in user.items():
+            if key in REMOVED:
+                raise ImproperlyConfigured(f"CIVIC[{key!r}] was removed: {REMOVED[key]}")
+            if key not in DEFAULTS:
+                raise ImproperlyConfigured(
+                    f"Unknown setting CIVIC[{key!r}]. See the settings reference in django_civic's README."
+                )
+        for key, default in DEFAULTS.items():
+            value = user.get(key, default)
+            if key in NESTED:
+                value = value or {}
+                unknown = set(value) - set(default)
+                if unknown:
+                    raise ImproperlyConfigured(
+                        f"Unknown setting(s) CIVIC[{key!r}]: {', '.join(sorted(unknown))}. "
+                        "See the settings reference in django_civic's README."
+                    )
+                value = {**default, **value}
+            merged[key] = value
+        return merged
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if self._cache is None:
+            self._cache = self._load()
+        try:
+            return self._cache[name]
+        except KeyError:
+            raise AttributeError(f"Invalid django_civic setting: {name!r}") from None
+
+    def reload(self) -> None:
+        self._cache = None
+
+
+civic_settings = CivicSettings()
+
+
+def _reload(*, setting: str, **kwargs: Any) -> None:
+    if setting in ("CIVIC", "SECRET_KEY", "DEBUG"):
+        civic_settings.reload()
+
+
+setting_changed.connect(_reload)

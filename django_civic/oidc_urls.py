@@ -1,0 +1,3 @@
+"""Civic Auth (OIDC) browser views."""
+
+urlpatterns: list = []

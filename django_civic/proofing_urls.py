@@ -1,0 +1,3 @@
+"""IDEMIA proofing pages and callback."""
+
+urlpatterns: list = []

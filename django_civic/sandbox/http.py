@@ -1,0 +1,45 @@
+"""Small JSON helpers for the sandbox's views."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.http import HttpRequest, JsonResponse
+
+MAX_BODY = 1024 * 1024
+
+
+class BadRequest(Exception):
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def json_body(request: HttpRequest) -> dict[str, Any]:
+    """The request body as a JSON object, or :class:`BadRequest`."""
+    if len(request.body) > MAX_BODY:
+        raise BadRequest("body too large", 413)
+    try:
+        data = json.loads(request.body or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("body is not JSON") from None
+    if not isinstance(data, dict):
+        raise BadRequest("body is not a JSON object")
+    return data
+
+
+def error(message: str, status: int = 400) -> JsonResponse:
+    return JsonResponse({"message": message}, status=status)
+
+
+def base_url(request: HttpRequest) -> str:
+    """This sandbox's base URL as the caller reached it, with a trailing slash.
+
+    Built from the raw Host header on purpose: the sandbox is a development tool that must answer on
+    whatever host a test or a browser uses, whatever the host project's ALLOWED_HOSTS say.
+    """
+    from django.urls import reverse
+
+    host = request.META.get("HTTP_HOST") or f"{request.META.get('SERVER_NAME')}:{request.META.get('SERVER_PORT')}"
+    return f"{request.scheme}://{host}{reverse('civic_sandbox:root')}"

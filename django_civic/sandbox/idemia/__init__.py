@@ -1,0 +1,1 @@
+"""Sandbox: idemia part."""

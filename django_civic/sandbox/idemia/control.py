@@ -1,0 +1,3 @@
+"""Control API of the idemia sandbox."""
+
+urlpatterns: list = []

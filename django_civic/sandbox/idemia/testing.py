@@ -1,0 +1,5 @@
+"""Test helpers for the idemia sandbox, mixed into ``SandboxHandle``."""
+
+
+class IdemiaHelpers:
+    url: str

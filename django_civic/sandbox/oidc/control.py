@@ -1,0 +1,3 @@
+"""Control API of the oidc sandbox."""
+
+urlpatterns: list = []

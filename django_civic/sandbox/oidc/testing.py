@@ -1,0 +1,5 @@
+"""Test helpers for the oidc sandbox, mixed into ``SandboxHandle``."""
+
+
+class OIDCHelpers:
+    url: str

@@ -1,0 +1,64 @@
+"""Serve the sandbox on its own port, in a thread (tests) or a process (``python -m django_civic.sandbox``).
+
+The sandbox runs as a bare WSGI handler with its own URLconf and no middleware, so it behaves the same
+whatever the host project's settings, middleware or URLconf are.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from django.core.handlers.exception import convert_exception_to_response
+from django.core.handlers.wsgi import WSGIHandler
+from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
+
+ROOT_URLCONF = "django_civic.sandbox.root_urls"
+
+
+class SandboxHandler(WSGIHandler):
+    def load_middleware(self, is_async: bool = False) -> None:
+        self._view_middleware: list[Any] = []
+        self._template_response_middleware: list[Any] = []
+        self._exception_middleware: list[Any] = []
+        self._middleware_chain = convert_exception_to_response(self._sandbox_response)
+
+    def _sandbox_response(self, request: Any) -> Any:
+        request.urlconf = ROOT_URLCONF
+        return self._get_response(request)
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
+        pass
+
+
+class SandboxServer:
+    """A sandbox listening on ``host:port`` (port 0 picks a free one) in a daemon thread."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, quiet: bool = True) -> None:
+        handler = _QuietHandler if quiet else WSGIRequestHandler
+        self.httpd = ThreadedWSGIServer((host, port), handler, allow_reuse_address=True)
+        self.httpd.daemon_threads = True
+        self.httpd.set_app(SandboxHandler())
+        self.host, self.port = self.httpd.server_address[:2]
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        """Base URL, with a trailing slash: ``http://127.0.0.1:PORT/``."""
+        return f"http://{self.host}:{self.port}/"
+
+    def start(self) -> SandboxServer:
+        self._thread = threading.Thread(target=self.httpd.serve_forever, name="civic-sandbox", daemon=True)
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        self.httpd.serve_forever()
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        if self._thread:
+            self._thread.join(timeout=5)

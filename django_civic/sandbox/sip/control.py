@@ -1,0 +1,3 @@
+"""Control API of the sip sandbox."""
+
+urlpatterns: list = []

@@ -1,0 +1,207 @@
+"""Byte-level primitives of the Civic SIP protocol (civic-protocols.md A2-A4).
+
+Shared by the client and the sandbox, so both sides of the wire agree by construction, and both
+are pinned to the literal vectors of the protocol notes by the tests.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, padding, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+_CURVE = ec.SECP256R1()
+_COORDINATE_BYTES = 32
+
+
+class KeyFormatError(ValueError):
+    """A key is neither Civic's hex format nor PEM for a P-256 key."""
+
+
+def b64url_encode(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64url_decode(text: str) -> bytes:
+    if not isinstance(text, str) or not text.isascii():
+        raise ValueError("not base64url text")
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+# --- keys -----------------------------------------------------------------------------------------
+
+
+def load_private_key(value: str | bytes | ec.EllipticCurvePrivateKey) -> ec.EllipticCurvePrivateKey:
+    """Accept Civic's 64-hex private scalar, a PEM private key, or a key object (P-256 only)."""
+    if isinstance(value, ec.EllipticCurvePrivateKey):
+        key = value
+    else:
+        text = value.decode("ascii", "replace") if isinstance(value, bytes) else str(value)
+        text = text.strip()
+        try:
+            if text.startswith("-----BEGIN"):
+                loaded = serialization.load_pem_private_key(text.encode(), password=None)
+                if not isinstance(loaded, ec.EllipticCurvePrivateKey):
+                    raise KeyFormatError("the PEM key is not an elliptic-curve key")
+                key = loaded
+            else:
+                if len(text) != 64:
+                    raise KeyFormatError("a hex private key has 64 hex digits")
+                key = ec.derive_private_key(int(text, 16), _CURVE)
+        except KeyFormatError:
+            raise
+        except ValueError as exc:
+            raise KeyFormatError("the private key is neither 64 hex digits nor PEM") from exc
+    if not isinstance(key.curve, ec.SECP256R1):
+        raise KeyFormatError("Civic SIP keys are on P-256 (secp256r1)")
+    return key
+
+
+def load_public_key(value: str | bytes | ec.EllipticCurvePublicKey) -> ec.EllipticCurvePublicKey:
+    """Accept an uncompressed SEC1 point in hex (``04``||X||Y, 130 digits), PEM, or a key object."""
+    if isinstance(value, ec.EllipticCurvePublicKey):
+        key = value
+    else:
+        text = value.decode("ascii", "replace") if isinstance(value, bytes) else str(value)
+        text = text.strip()
+        try:
+            if text.startswith("-----BEGIN"):
+                loaded = serialization.load_pem_public_key(text.encode())
+                if not isinstance(loaded, ec.EllipticCurvePublicKey):
+                    raise KeyFormatError("the PEM key is not an elliptic-curve key")
+                key = loaded
+            else:
+                key = ec.EllipticCurvePublicKey.from_encoded_point(_CURVE, bytes.fromhex(text))
+        except KeyFormatError:
+            raise
+        except ValueError as exc:
+            raise KeyFormatError("the public key is neither an uncompressed hex point nor PEM") from exc
+    if not isinstance(key.curve, ec.SECP256R1):
+        raise KeyFormatError("Civic SIP keys are on P-256 (secp256r1)")
+    return key
+
+
+def private_key_hex(key: ec.EllipticCurvePrivateKey) -> str:
+    return format(key.private_numbers().private_value, "064x")
+
+
+def public_key_hex(key: ec.EllipticCurvePublicKey | ec.EllipticCurvePrivateKey) -> str:
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        key = key.public_key()
+    return key.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint).hex()
+
+
+def generate_key_pair() -> tuple[str, str]:
+    """A new SIP signing key pair in Civic's hex formats: ``(private_hex, public_hex)``."""
+    key = ec.generate_private_key(_CURVE)
+    return private_key_hex(key), public_key_hex(key)
+
+
+def generate_app_secret() -> str:
+    """An app secret as the Integration Portal issues them: 32 uppercase hex digits (AES-128 key)."""
+    return os.urandom(16).hex().upper()
+
+
+# --- ES256 JWS --------------------------------------------------------------------------------------
+
+
+def es256_sign(key: ec.EllipticCurvePrivateKey, signing_input: bytes) -> bytes:
+    """ECDSA P-256/SHA-256 as JWS wants it: raw R||S, 32 bytes each (``cryptography`` gives DER)."""
+    r, s = decode_dss_signature(key.sign(signing_input, ec.ECDSA(hashes.SHA256())))
+    return r.to_bytes(_COORDINATE_BYTES, "big") + s.to_bytes(_COORDINATE_BYTES, "big")
+
+
+def es256_verify(key: ec.EllipticCurvePublicKey, signing_input: bytes, signature: bytes) -> bool:
+    if len(signature) != 2 * _COORDINATE_BYTES:
+        return False
+    r = int.from_bytes(signature[:_COORDINATE_BYTES], "big")
+    s = int.from_bytes(signature[_COORDINATE_BYTES:], "big")
+    try:
+        key.verify(encode_dss_signature(r, s), signing_input, ec.ECDSA(hashes.SHA256()))
+    except InvalidSignature:
+        return False
+    return True
+
+
+def compact_json(obj: Any) -> str:
+    """``JSON.stringify`` without whitespace, keys in insertion order."""
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+
+
+def canonical_json(obj: Any) -> str:
+    """``json-stable-stringify``: keys sorted at every level, no whitespace (civic-protocols.md A3)."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def js_timestamp(value: float) -> int | float:
+    """A timestamp as JavaScript prints it: millisecond precision, and no ``.0`` on whole seconds."""
+    value = round(value, 3)
+    return int(value) if value == int(value) else value
+
+
+def encode_es256_jwt(payload: dict[str, Any], key: ec.EllipticCurvePrivateKey, header: dict[str, Any] | None = None) -> str:
+    """A compact ES256 JWS with the exact header and payload bytes Civic's Node SDK produces."""
+    header = header if header is not None else {"alg": "ES256", "typ": "JWT"}
+    signing_input = (
+        b64url_encode(compact_json(header).encode()) + "." + b64url_encode(compact_json(payload).encode())
+    )
+    return signing_input + "." + b64url_encode(es256_sign(key, signing_input.encode("ascii")))
+
+
+# --- the ext HMAC -----------------------------------------------------------------------------------
+
+
+def civic_ext(body: Any, app_secret: str) -> str:
+    """HMAC-SHA256 of the sorted-key body, keyed by the secret's UTF-8 bytes as given; standard Base64."""
+    message = body if isinstance(body, str) else canonical_json(body)
+    return hmac_base64(message.encode("utf-8"), app_secret)
+
+
+def hmac_base64(message: bytes, app_secret: str) -> str:
+    return base64.b64encode(hmac.new(app_secret.encode("utf-8"), message, hashlib.sha256).digest()).decode("ascii")
+
+
+# --- AES-CBC payload --------------------------------------------------------------------------------
+
+
+def _aes_key(app_secret: str) -> bytes:
+    try:
+        key = bytes.fromhex(app_secret)
+    except ValueError as exc:
+        raise ValueError("the app secret is not hex") from exc
+    if len(key) not in (16, 24, 32):
+        raise ValueError("the app secret must decode to 16, 24 or 32 bytes")
+    return key
+
+
+def aes_encrypt(plaintext: str, app_secret: str, iv: bytes | None = None) -> str:
+    """Civic's payload encryption: ``hex(iv)`` (32 chars) followed by Base64 of AES-CBC/PKCS#7 ciphertext."""
+    iv = iv if iv is not None else os.urandom(16)
+    padder = padding.PKCS7(128).padder()
+    padded = padder.update(plaintext.encode("utf-8")) + padder.finalize()
+    encryptor = Cipher(algorithms.AES(_aes_key(app_secret)), modes.CBC(iv)).encryptor()
+    ciphertext = encryptor.update(padded) + encryptor.finalize()
+    return iv.hex() + base64.b64encode(ciphertext).decode("ascii")
+
+
+def aes_decrypt(data: str, app_secret: str) -> str:
+    """Inverse of :func:`aes_encrypt`. Raises ``ValueError`` on anything that does not decrypt cleanly."""
+    if not isinstance(data, str) or len(data) < 32 + 4:
+        raise ValueError("ciphertext too short")
+    iv = bytes.fromhex(data[:32])
+    ciphertext = base64.b64decode(data[32:], validate=True)
+    if not ciphertext or len(ciphertext) % 16:
+        raise ValueError("ciphertext is not whole AES blocks")
+    decryptor = Cipher(algorithms.AES(_aes_key(app_secret)), modes.CBC(iv)).decryptor()
+    padded = decryptor.update(ciphertext) + decryptor.finalize()
+    unpadder = padding.PKCS7(128).unpadder()
+    return (unpadder.update(padded) + unpadder.finalize()).decode("utf-8")

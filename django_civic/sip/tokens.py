@@ -1,0 +1,159 @@
+"""The three JWTs of a SIP exchange (civic-protocols.md A2, A4, A5).
+
+- the partner request token we sign (``Authorization: Civic <jwt>.<ext>``),
+- the auth code the browser receives, which Civic signs and we pre-check locally,
+- the data token in Civic's response, which Civic signs and we verify before decrypting.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from .crypto import civic_ext, compact_json, encode_es256_jwt, js_timestamp
+
+CIVIC_ISSUER = "civic-sip-hosted-service"
+EXCHANGE_PATH = "scopeRequest/authCode"
+PARTNER_TOKEN_LIFETIME = 180  # the Node SDK's JWT_EXPIRATION = '3m'
+AUTH_CODE_LIFETIME = 1800
+DATA_TOKEN_LIFETIME = 1800
+GRACE_SECONDS = 60  # jsrsasign gracePeriod used by the Node SDK
+
+_DECODE_OPTIONS = {
+    # Times are checked below against an explicit clock with jsrsasign's semantics.
+    "verify_exp": False,
+    "verify_iat": False,
+    "verify_nbf": False,
+    "verify_aud": False,
+    "verify_iss": False,
+    "verify_sub": False,
+    "verify_jti": False,
+}
+
+
+class TokenError(ValueError):
+    """A token failed a check. The message names the check, never the token."""
+
+
+def partner_token(app_id: str, key: ec.EllipticCurvePrivateKey, audience: str, *, now: float | None = None) -> str:
+    """The partner JWT exactly as Civic's Node SDK signs it: claim order, fractional times, 3 minutes."""
+    iat = js_timestamp(time.time() if now is None else now)
+    payload = {
+        "jti": str(uuid.uuid4()),
+        "iat": iat,
+        "exp": js_timestamp(iat + PARTNER_TOKEN_LIFETIME),
+        "iss": app_id,
+        "aud": audience,
+        "sub": app_id,
+        "data": {"method": "POST", "path": EXCHANGE_PATH},
+    }
+    return encode_es256_jwt(payload, key)
+
+
+def authorization_header(
+    app_id: str, key: ec.EllipticCurvePrivateKey, app_secret: str, audience: str, body: dict[str, Any],
+    *, now: float | None = None,
+) -> str:
+    return f"Civic {partner_token(app_id, key, audience, now=now)}.{civic_ext(body, app_secret)}"
+
+
+def decode_es256(token: str, key: ec.EllipticCurvePublicKey, *, now: float | None = None,
+                 grace: float = GRACE_SECONDS, require: tuple[str, ...] = ("exp",)) -> dict[str, Any]:
+    """Verify an ES256 JWS and its times the way jsrsasign's ``verifyJWT`` does, then return its claims.
+
+    Only ES256 is accepted, whatever the header says: ``none``, HS256 keyed with the public key and
+    every other algorithm fail here.
+    """
+    if not isinstance(token, str) or token.count(".") != 2 or len(token) > 64 * 1024:
+        raise TokenError("not a compact JWS")
+    try:
+        claims = jwt.decode(token, key, algorithms=["ES256"], options=_DECODE_OPTIONS)
+    except jwt.InvalidSignatureError as exc:
+        raise TokenError("signature does not verify") from exc
+    except jwt.InvalidAlgorithmError as exc:
+        raise TokenError("algorithm is not ES256") from exc
+    except (jwt.PyJWTError, ValueError, TypeError) as exc:
+        raise TokenError(f"token is malformed ({type(exc).__name__})") from exc
+    if not isinstance(claims, dict):
+        raise TokenError("claims are not an object")
+    check_times(claims, now=now, grace=grace, require=require)
+    return claims
+
+
+def check_times(claims: dict[str, Any], *, now: float | None = None, grace: float = GRACE_SECONDS,
+                require: tuple[str, ...] = ("exp",)) -> None:
+    now = time.time() if now is None else now
+    for name in ("exp", "iat", "nbf"):
+        value = claims.get(name)
+        if value is None:
+            if name in require:
+                raise TokenError(f"{name} is missing")
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TokenError(f"{name} is not a number")
+    if "exp" in claims and claims["exp"] + grace < now:
+        raise TokenError("token has expired")
+    if "iat" in claims and claims["iat"] - grace > now:
+        raise TokenError("token was issued in the future")
+    if "nbf" in claims and claims["nbf"] - grace > now:
+        raise TokenError("token is not valid yet")
+
+
+def check_auth_code(token: str, civic_key: ec.EllipticCurvePublicKey, app_id: str, *,
+                    now: float | None = None, leeway: float = 30) -> dict[str, Any]:
+    """The browser's auth code, checked before any network call: Civic's signature, issuer, app, expiry."""
+    claims = decode_es256(token, civic_key, now=now, grace=leeway)
+    if claims.get("iss") != CIVIC_ISSUER:
+        raise TokenError("issuer is not Civic's SIP service")
+    if claims.get("sub") != app_id:
+        raise TokenError("auth code was issued for another app")
+    return claims
+
+
+def auth_code_id(claims: dict[str, Any]) -> str:
+    """A stable identifier of one auth code, for single-use bookkeeping."""
+    data = claims.get("data")
+    code_token = data.get("codeToken") if isinstance(data, dict) else None
+    return str(code_token or claims.get("jti") or "")
+
+
+def data_token(app_id: str, key: ec.EllipticCurvePrivateKey, data: str, audience: str,
+               *, now: float | None = None) -> str:
+    """Civic's response token (A4), used by the sandbox."""
+    iat = js_timestamp(time.time() if now is None else now)
+    payload = {
+        "jti": str(uuid.uuid4()),
+        "iat": iat,
+        "exp": js_timestamp(iat + DATA_TOKEN_LIFETIME),
+        "iss": CIVIC_ISSUER,
+        "aud": audience,
+        "sub": app_id,
+        "data": data,
+    }
+    return encode_es256_jwt(payload, key)
+
+
+def auth_code(app_id: str, key: ec.EllipticCurvePrivateKey, audience: str, *, code_token: str | None = None,
+              now: float | None = None, lifetime: float = AUTH_CODE_LIFETIME) -> str:
+    """The browser auth code (A5), used by the sandbox."""
+    iat = js_timestamp(time.time() if now is None else now)
+    payload = {
+        "jti": str(uuid.uuid4()),
+        "iat": iat,
+        "exp": js_timestamp(iat + lifetime),
+        "iss": CIVIC_ISSUER,
+        "aud": audience,
+        "sub": app_id,
+        "data": {"codeToken": code_token or str(uuid.uuid4())},
+    }
+    return encode_es256_jwt(payload, key)
+
+
+__all__ = [
+    "CIVIC_ISSUER", "EXCHANGE_PATH", "TokenError", "auth_code", "auth_code_id", "authorization_header",
+    "check_auth_code", "check_times", "compact_json", "data_token", "decode_es256", "partner_token",
+]
