@@ -1,0 +1,2 @@
+class CivicAuthBackend:
+    """Placeholder until implemented."""

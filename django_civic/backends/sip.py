@@ -1,0 +1,2 @@
+class CivicSIPBackend:
+    """Placeholder until implemented."""

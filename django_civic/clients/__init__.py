@@ -1,0 +1,1 @@
+"""Build the protocol clients from settings (sandbox-aware)."""
