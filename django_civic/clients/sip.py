@@ -1,0 +1,49 @@
+"""``get_sip_client(request)``: the :class:`~django_civic.sip.SIPClient` for the current settings.
+
+One client per configuration and process (it holds a pooled ``requests.Session`` and parsed keys), so
+settings changes in tests get a fresh client and production reuses one. With ``CIVIC["SANDBOX"]`` the
+client talks to the sandbox: its API URL, its Civic signing key, and its default app credentials
+(``django_civic/sandbox/defaults.py``) unless ``CIVIC["SIP"]["APP_ID"]`` names an app registered there.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from django.http import HttpRequest
+
+from ..conf import civic_settings
+from ..sandbox import defaults as sandbox_defaults
+from ..sip import SIPClient
+from . import sandbox_url
+
+
+def sip_config(request: HttpRequest | None = None) -> dict:
+    """The keyword arguments the client is built from (secrets included: never log this)."""
+    sip = civic_settings.SIP
+    config = {
+        "app_id": sip["APP_ID"],
+        "app_secret": sip["APP_SECRET"],
+        "private_key": sip["PRIVATE_KEY"],
+        "api_url": sip["API_URL"],
+        "env": sip["ENV"],
+        "civic_public_key": sip["CIVIC_PUBLIC_KEY"],
+        "timeout": float(civic_settings.HTTP_TIMEOUT),
+        "max_payload_bytes": int(sip["MAX_PAYLOAD_BYTES"]),
+    }
+    if civic_settings.SANDBOX:
+        if not sip["APP_ID"]:
+            config.update(app_id=sandbox_defaults.SIP_APP_ID, app_secret=sandbox_defaults.SIP_APP_SECRET,
+                          private_key=sandbox_defaults.SIP_APP_PRIVATE_KEY)
+        config.update(api_url=sandbox_url(request) + "sip/", civic_public_key=sandbox_defaults.SIP_CIVIC_PUBLIC_KEY)
+    return config
+
+
+def get_sip_client(request: HttpRequest | None = None) -> SIPClient:
+    """Raises :class:`~django_civic.sip.SIPConfigurationError` when the credentials are unusable."""
+    return _client(tuple(sorted(sip_config(request).items())))
+
+
+@lru_cache(maxsize=16)
+def _client(config: tuple) -> SIPClient:
+    return SIPClient(**dict(config))

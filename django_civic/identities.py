@@ -1,0 +1,316 @@
+"""``record_identity()``: the one place a verified identity is written, for every provider.
+
+The decision tree (``user`` is ``None`` on login/signup, a user when connecting to a logged-in account):
+
+1. Look the identity up by ``(provider, subject)``, compared exactly (also in Python: databases with a
+   case-insensitive collation would otherwise match ``ABC`` to ``abc``, CVE-2024-32879).
+2. Found: it logs its user in (connect: refused with ``IdentityLinkedElsewhere`` if it belongs to
+   someone else).
+3. Not found, connect: the identity is added to ``user``.
+4. Not found, login: if ``CIVIC["LINK_BY_EMAIL"]`` is on and the provider returned the email as valid
+   *and* owned, and exactly one active account has that email (case-insensitive), the identity is
+   linked to that account (``EmailLinkRefused`` when several active accounts match or the adapter
+   vetoes). Otherwise a new user is created if the adapter says signup is open (``SignupClosed``).
+5. Attributes are upserted in bulk (a constant number of queries whatever their number); those the
+   provider did not return this time are kept. Mapped user fields are synced from verified ones.
+
+All of it runs in one transaction: a refusal (inactive user, adapter veto) leaves nothing behind.
+Races: two first logins of one subject at once both try to insert; the loser's user and identity are
+created in one savepoint, rolled back on ``IntegrityError``, and the loser re-fetches the winner's
+identity by ``(provider, subject)`` only, never by any wider match (CVE-2025-61783).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import FieldDoesNotExist
+from django.db import IntegrityError, connection, transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from . import signals
+from .adapter import DefaultCivicAdapter, get_adapter
+from .conf import civic_settings
+from .encryption import attribute_digest
+from .exceptions import (
+    CivicLoginError,
+    EmailLinkRefused,
+    IdentityLinkedElsewhere,
+    InactiveUser,
+    InvalidIdentity,
+    SignupClosed,
+)
+from .models import CivicIdentity, VerifiedAttribute
+from .models.identity import EMAIL_LABEL, KEY_MAX_LENGTH
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+
+logger = logging.getLogger("django_civic.identities")
+
+_CREATE_ATTEMPTS = 3
+_ATTRIBUTE_UPDATE_FIELDS = ["value", "value_digest", "value_size", "is_valid", "is_owner", "scope",
+                            "last_verified_at"]
+
+
+@dataclass(frozen=True)
+class RecordResult:
+    user: Any
+    identity: CivicIdentity
+    user_created: bool
+    identity_created: bool
+    changed_labels: tuple[str, ...]
+    linked_by_email: bool = False
+
+
+def record_identity(
+    *,
+    provider: str,
+    subject: str,
+    attributes: Iterable[Any],
+    scope: str = "",
+    request: HttpRequest | None = None,
+    user: AbstractBaseUser | None = None,
+) -> RecordResult:
+    """Upsert the identity and its attributes; return who it belongs to and what changed.
+
+    Raises a :class:`~django_civic.exceptions.CivicLoginError` subclass on refusal, never on a race.
+    """
+    _check_key(provider, subject)
+    scope = scope if isinstance(scope, str) and len(scope) <= KEY_MAX_LENGTH else ""
+    incoming = _dedupe(attributes)
+    adapter = get_adapter()
+    now = timezone.now()
+    with transaction.atomic():
+        if user is None:
+            identity, owner, user_created, identity_created, by_email = _resolve_login(
+                adapter, request, provider, subject, incoming)
+            if not getattr(owner, "is_active", True):
+                raise InactiveUser()
+        else:
+            identity, identity_created = _resolve_connect(provider, subject, user)
+            owner, user_created, by_email = user, False, False
+        changed = _upsert_attributes(identity, incoming, scope, now, identity_created)
+        if not user_created:
+            adapter.update_user(request, owner, provider, incoming)
+        CivicIdentity.objects.filter(pk=identity.pk).update(last_login=now, updated_at=now)
+        identity.last_login = identity.updated_at = now
+        identity.user = owner
+        result = RecordResult(owner, identity, user_created, identity_created, changed, by_email)
+        if user is None:
+            adapter.pre_login(request, owner, result)
+        if by_email:
+            adapter.on_linked_by_email(request, owner)
+    _send_signals(result, request)
+    return result
+
+
+def unlink_identity(identity: CivicIdentity, *, request: HttpRequest | None = None) -> None:
+    """Delete an identity (and its attributes) and send ``identity_unlinked``."""
+    user = identity.user
+    identity.delete()
+    signals.identity_unlinked.send(sender=CivicIdentity, identity=identity, user=user, request=request)
+
+
+def purge_attributes(identity: CivicIdentity, labels: Iterable[str] | None = None, *,
+                     request: HttpRequest | None = None) -> int:
+    """Delete an identity's stored attributes (all, or those ``labels``); returns how many went."""
+    queryset = VerifiedAttribute.objects.filter(identity=identity)
+    if labels is not None:
+        queryset = queryset.filter(label__in=list(labels))
+    with transaction.atomic():
+        purged = tuple(queryset.values_list("label", flat=True))
+        count, _ = queryset.delete()
+    if purged:
+        signals.attributes_changed.send(sender=CivicIdentity, identity=identity, user=identity.user,
+                                        request=request, labels=purged, purged=True)
+    return count
+
+
+# -- resolution ------------------------------------------------------------------------------------
+
+def _resolve_login(adapter: DefaultCivicAdapter, request: HttpRequest | None, provider: str, subject: str,
+                   incoming: list[Any]) -> tuple[CivicIdentity, Any, bool, bool, bool]:
+    identity = _find(provider, subject)
+    if identity is not None:
+        return identity, identity.user, False, False, False
+
+    linked_user = _email_link_target(adapter, request, provider, incoming)
+    if linked_user is not None:
+        identity, created = _create_identity(provider, subject, lambda: linked_user)
+        if not created and identity.user_id != linked_user.pk:
+            # Lost a race to a login that created its own user: log into that one, never widen.
+            return identity, identity.user, False, False, False
+        return identity, identity.user, False, created, created
+
+    if not adapter.is_open_for_signup(request, provider, incoming):
+        raise SignupClosed()
+
+    def new_user() -> Any:
+        candidate = adapter.new_user(request, provider, incoming)
+        adapter.populate_user(request, candidate, provider, subject, incoming)
+        adapter.save_user(request, candidate, provider, incoming)
+        return candidate
+
+    identity, created = _create_identity(provider, subject, new_user)
+    return identity, identity.user, created, created, False
+
+
+def _resolve_connect(provider: str, subject: str, user: Any) -> tuple[CivicIdentity, bool]:
+    identity = _find(provider, subject)
+    if identity is None:
+        identity, created = _create_identity(provider, subject, lambda: user)
+    else:
+        created = False
+    if identity.user_id != user.pk:
+        raise IdentityLinkedElsewhere()
+    return identity, created
+
+
+def _find(provider: str, subject: str, *, lock: bool = False) -> CivicIdentity | None:
+    queryset = CivicIdentity.objects.select_related("user").for_key(provider, subject)
+    if lock:
+        # A locking read sees rows committed after this transaction's snapshot (MySQL REPEATABLE READ).
+        queryset = queryset.select_for_update(of=("self",)) if connection.features.has_select_for_update_of \
+            else queryset.select_for_update()
+    for identity in queryset:
+        if identity.matches(provider, subject):
+            return identity
+    return None
+
+
+def _create_identity(provider: str, subject: str, make_user: Any) -> tuple[CivicIdentity, bool]:
+    """Create the identity (and, through ``make_user``, maybe its user) in one savepoint.
+
+    On ``IntegrityError`` the savepoint is rolled back, so a user created for the losing side of a race
+    does not survive, and the winner's identity is fetched by ``(provider, subject)`` alone.
+    """
+    for _attempt in range(_CREATE_ATTEMPTS):
+        try:
+            with transaction.atomic():
+                owner = make_user()
+                identity = CivicIdentity.objects.create(user=owner, provider=provider, subject=subject)
+                return identity, True
+        except IntegrityError:
+            existing = _find(provider, subject, lock=True)
+            if existing is not None:
+                return existing, False
+            # Not our identity: a generated username was taken meanwhile, or a case-insensitive
+            # collation sees a different subject as equal. Try again; generate_username skips taken names.
+            logger.info("identity creation conflicted without a matching identity; retrying")
+    raise CivicLoginError("identity_conflict", status=409)
+
+
+def _email_link_target(adapter: DefaultCivicAdapter, request: HttpRequest | None, provider: str,
+                       incoming: list[Any]) -> Any:
+    """The one account a new identity may be linked to by email, or ``None`` (then: signup).
+
+    The rule, exactly: ``LINK_BY_EMAIL`` on; the email attribute ``isValid`` and ``isOwner``; exactly
+    one *active* user with that email, compared case-insensitively; and the adapter does not veto.
+    Several active matches, or a veto, refuse the login rather than create yet another account.
+    """
+    if not civic_settings.LINK_BY_EMAIL:
+        return None
+    email_attribute = next((a for a in incoming if a.label == EMAIL_LABEL), None)
+    if email_attribute is None or not (email_attribute.is_valid is True and email_attribute.is_owner is True):
+        return None
+    email = email_attribute.value.strip()
+    if not email:
+        return None
+    model = get_user_model()
+    email_field = model.get_email_field_name()
+    try:
+        model._meta.get_field(email_field)
+    except FieldDoesNotExist:
+        return None
+    candidates = model._default_manager.filter(**{f"{email_field}__iexact": email})
+    if any(f.name == "is_active" for f in model._meta.get_fields()):
+        candidates = candidates.filter(is_active=True)
+    matches = list(candidates[:2])
+    if not matches:
+        return None
+    if len(matches) > 1:
+        raise EmailLinkRefused()
+    target = matches[0]
+    if not getattr(target, "is_active", True) or not adapter.can_link_by_email(request, provider, incoming, target):
+        raise EmailLinkRefused()
+    return target
+
+
+# -- attributes ------------------------------------------------------------------------------------
+
+def _upsert_attributes(identity: CivicIdentity, incoming: list[Any], scope: str, now: Any,
+                       identity_created: bool) -> tuple[str, ...]:
+    """Insert new labels, rewrite changed ones, touch unchanged ones: at most 3 queries for any count."""
+    if not incoming:
+        return ()
+    existing: dict[str, VerifiedAttribute] = {}
+    if not identity_created:
+        existing = {a.label: a for a in VerifiedAttribute.objects.filter(identity=identity)}
+    writes: list[VerifiedAttribute] = []
+    untouched: list[int] = []
+    for attribute in incoming:
+        digest = attribute_digest(attribute.label, attribute.value)
+        size = len(attribute.value.encode("utf-8"))
+        old = existing.get(attribute.label)
+        if old is not None and _same(old, attribute, digest, size):
+            untouched.append(old.pk)
+            continue
+        writes.append(VerifiedAttribute(
+            identity=identity, label=attribute.label, value=attribute.value, value_digest=digest,
+            value_size=size, is_valid=bool(attribute.is_valid), is_owner=bool(attribute.is_owner), scope=scope,
+            first_verified_at=now, last_verified_at=now,
+        ))
+    if writes:
+        # An upsert, so a concurrent login adding the same label cannot fail on the unique constraint.
+        # first_verified_at is not among the update fields: the first sighting is kept.
+        options: dict[str, Any] = {"update_conflicts": True, "update_fields": _ATTRIBUTE_UPDATE_FIELDS}
+        if connection.features.supports_update_conflicts_with_target:
+            options["unique_fields"] = ["identity", "label"]
+        VerifiedAttribute.objects.bulk_create(writes, **options)
+    if untouched:
+        VerifiedAttribute.objects.filter(pk__in=untouched).update(last_verified_at=now, scope=scope)
+    return tuple(a.label for a in writes)
+
+
+def _same(old: VerifiedAttribute, new: Any, digest: str, size: int) -> bool:
+    if old.is_valid != bool(new.is_valid) or old.is_owner != bool(new.is_owner):
+        return False
+    if old.value_digest != digest or old.value_size != size:
+        return False
+    # Same normalised digest and size: compare exactly (the digest ignores case and spacing).
+    return old.value == new.value
+
+
+def _dedupe(attributes: Iterable[Any]) -> list[Any]:
+    """One attribute per label (the last wins), each checked for the shape the models need."""
+    by_label: dict[str, Any] = {}
+    for attribute in attributes:
+        label = getattr(attribute, "label", None)
+        value = getattr(attribute, "value", None)
+        if not isinstance(label, str) or not label or len(label) > KEY_MAX_LENGTH or not isinstance(value, str):
+            raise InvalidIdentity()
+        by_label[label] = attribute
+    return list(by_label.values())
+
+
+def _check_key(provider: Any, subject: Any) -> None:
+    for part in (provider, subject):
+        if not isinstance(part, str) or not part or len(part) > KEY_MAX_LENGTH or part != part.strip():
+            raise InvalidIdentity()
+
+
+def _send_signals(result: RecordResult, request: HttpRequest | None) -> None:
+    common = {"sender": CivicIdentity, "identity": result.identity, "user": result.user, "request": request}
+    if result.identity_created:
+        signals.identity_created.send(user_created=result.user_created, linked_by_email=result.linked_by_email,
+                                      **common)
+    else:
+        signals.identity_updated.send(changed_labels=result.changed_labels, **common)
+    if result.changed_labels:
+        signals.attributes_changed.send(labels=result.changed_labels, purged=False, **common)
