@@ -57,16 +57,33 @@ DEFAULTS: dict[str, Any] = {
         "HUB_URL": "https://app.civic.com/hub/mcp",
     },
     "IDEMIA": {
+        # Cognito token URL ("[COGNITO_URL]/oauth2/token"), IPA client id and secret (IDEMIA's portal).
         "TOKEN_URL": "",
         "CLIENT_ID": "",
         "CLIENT_SECRET": "",
+        # rp-handler base URL ("https://rp-handler.did.idemia.io/"); sessions at api/v1/sessions under it.
         "RP_HANDLER_URL": "",
+        # GIPS base URL ("https://<IDV host>/gips/") and the GIPS-RS (backend) API key.
         "GIPS_URL": "",
         "API_KEY": "",
+        # IPA application id; when set, callbacks with another applicationId are refused.
+        "APPLICATION_ID": "",
+        # Public base URL of this site for the callback and return URLs (None: from the request's host).
         "CALLBACK_BASE_URL": None,
+        # Seconds to wait for IDEMIA's callback before civic_reconcile_proofing marks a session timed out.
         "SESSION_TIMEOUT": 3600,
+        # The lowest level of assurance counted as verified (LOA2: a document plus a matching face).
+        "MIN_LEVEL_OF_ASSURANCE": "LOA2",
+        # Proofing sessions a user may start per 24 hours.
+        "MAX_SESSIONS_PER_DAY": 10,
+        # Fetch IDEMIA's proof archive and keep it encrypted in the PROOF_STORAGE storage (an alias of STORAGES).
         "STORE_PROOF": False,
+        "PROOF_STORAGE": "default",
+        # Days to keep finished proofing sessions and their proof archives (civic_purge_proofing); None: forever.
         "RETENTION_DAYS": 365,
+        # Dotted path to a callable(session_pk) that runs the post-callback fetch (a Celery task's .delay,
+        # say); None runs it in a background thread of the process that received the callback.
+        "TASK_RUNNER": None,
     },
     "API": {
         # How the exchange endpoints log the user in: "session", "token" (DRF authtoken) or "jwt" (simplejwt).
