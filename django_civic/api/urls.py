@@ -1,1 +1,12 @@
-urlpatterns: list = []
+"""URLs of the JSON API, included by ``django_civic.urls`` under ``civic/`` (namespace ``django_civic``)."""
+
+from django.urls import path
+
+from .me import MeIdentityView, MeView
+from .sip import SIPExchangeView
+
+urlpatterns = [
+    path("sip/exchange/", SIPExchangeView.as_view(), name="sip_exchange"),
+    path("me/", MeView.as_view(), name="me"),
+    path("me/identities/<int:pk>/", MeIdentityView.as_view(), name="me_identity"),
+]

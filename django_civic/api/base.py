@@ -1,0 +1,81 @@
+"""What every django_civic API view shares: JSON in, JSON out, one error shape, bounded bodies.
+
+Views subclass :class:`CivicAPIView` instead of DRF's ``APIView``. It does not depend on the project's
+``REST_FRAMEWORK`` settings for anything that affects correctness or safety: renderers, parsers, content
+negotiation and the exception handler are fixed here, so a site's global DRF choices (the browsable API,
+form parsers, a custom exception handler) cannot turn our 4xx JSON errors into HTML pages or 500s.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+from typing import Any
+
+from rest_framework.exceptions import ParseError
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.parsers import JSONParser
+from rest_framework.renderers import JSONRenderer
+from rest_framework.views import APIView
+
+from .errors import PayloadTooLarge, exception_handler
+
+#: Largest JSON body our endpoints read. A SIP auth code is about 1 KB; everything else is smaller.
+MAX_BODY_BYTES = 64 * 1024
+
+
+class BoundedJSONParser(JSONParser):
+    """DRF's JSON parser with a size cap and without the ways bad JSON turns into a 500."""
+
+    max_bytes = MAX_BODY_BYTES
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        # Read one byte more than allowed, whatever Content-Length claims (it may be absent or lie).
+        raw = stream.read(self.max_bytes + 1) if stream is not None else b""
+        if len(raw) > self.max_bytes:
+            raise PayloadTooLarge()
+        encoding = (parser_context or {}).get("encoding") or "utf-8"
+        try:
+            text = codecs.decode(raw, encoding)
+            return json.loads(text, parse_constant=_reject_constant)
+        except (ValueError, LookupError, RecursionError):
+            # ValueError covers bad JSON, bad UTF-8 and NaN/Infinity; RecursionError deeply nested arrays.
+            raise ParseError() from None
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+class JSONOnlyNegotiation(BaseContentNegotiation):
+    """Always answer JSON, whatever ``Accept`` says (a browser's ``text/html`` must not become a 406)."""
+
+    def select_parser(self, request: Any, parsers: Any) -> Any:
+        content_type = (request.content_type or "").split(";")[0].strip().lower()
+        for parser in parsers:
+            if parser.media_type == content_type:
+                return parser
+        return None
+
+    def select_renderer(self, request: Any, renderers: Any, format_suffix: str | None = None) -> Any:
+        return renderers[0], renderers[0].media_type
+
+
+class CivicAPIView(APIView):
+    """Base class of django_civic's API views."""
+
+    renderer_classes = [JSONRenderer]
+    parser_classes = [BoundedJSONParser]
+    content_negotiation_class = JSONOnlyNegotiation
+
+    def get_exception_handler(self) -> Any:
+        return exception_handler
+
+    def check_body_size(self) -> None:
+        """Refuse a declared-too-large body before anything reads it."""
+        try:
+            declared = int(self.request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            declared = 0
+        if declared > MAX_BODY_BYTES:
+            raise PayloadTooLarge()

@@ -1,0 +1,134 @@
+"""Finish a login in the configured response mode: Django session, DRF token, or simplejwt pair.
+
+Shared by every exchange endpoint (Civic SIP here, Civic Auth in its own module)::
+
+    check_login_csrf(request)                              # first, before the code is spent
+    user = authenticate(request, civic_sip_token=...)      # the backend does the exchange
+    body = complete_login(request, user, backend)          # {"login_mode": ..., plus the credentials}
+
+``CIVIC["API"]["LOGIN_MODE"]``:
+
+- ``"session"``: ``django.contrib.auth.login()``; the browser keeps the session cookie. The request must
+  pass Django's CSRF check even though the user is anonymous: otherwise a hostile page could post its
+  *own* Civic code and log the victim's browser into the attacker's account (login CSRF). DRF's
+  ``SessionAuthentication`` only checks CSRF for users who are already logged in, so we call Django's
+  ``CsrfViewMiddleware`` explicitly, as DRF does internally.
+- ``"token"``: a ``rest_framework.authtoken`` token in the body; no cookie is set, no session created.
+- ``"jwt"``: a simplejwt ``access``/``refresh`` pair in the body; no cookie either.
+
+Token and JWT modes still send Django's ``user_logged_in`` signal (it updates ``last_login``), so audit
+receivers see every login whatever the mode.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import login as django_login
+from django.contrib.auth.signals import user_logged_in
+from django.core.exceptions import ImproperlyConfigured
+from django.http import HttpRequest
+from django.middleware.csrf import CsrfViewMiddleware
+from django.utils.translation import gettext_lazy as _
+from rest_framework.exceptions import PermissionDenied
+
+from ..conf import civic_settings
+from ..exceptions import InactiveUser
+
+__all__ = ["LOGIN_MODES", "LoginCSRFFailed", "check_login_csrf", "complete_login", "login_mode"]
+
+LOGIN_MODES = ("session", "token", "jwt")
+
+
+class LoginCSRFFailed(PermissionDenied):
+    default_detail = _("The security check of this page failed. Reload the page and try again.")
+    default_code = "csrf_failed"
+
+
+def login_mode() -> str:
+    mode = civic_settings.API["LOGIN_MODE"]
+    if mode not in LOGIN_MODES:
+        raise ImproperlyConfigured(f"CIVIC['API']['LOGIN_MODE'] must be one of {', '.join(LOGIN_MODES)}.")
+    return mode
+
+
+def check_login_csrf(request: Any) -> None:
+    """In session mode, refuse a request that fails Django's CSRF check (login CSRF).
+
+    Call it before spending the auth code. Raises :class:`LoginCSRFFailed` (403 ``csrf_failed``).
+    Token and JWT modes set no cookie, so a cross-site post gains the attacker nothing: no check there,
+    which lets native apps call the endpoint without a CSRF token.
+    """
+    if login_mode() != "session":
+        return
+    http_request = _http_request(request)
+    check = _CSRFCheck(_no_response)
+    # process_request reads the CSRF cookie into request.META; process_view compares it with the header.
+    check.process_request(http_request)
+    reason = check.process_view(http_request, None, (), {})
+    if reason:
+        raise LoginCSRFFailed()
+
+
+def complete_login(request: Any, user: Any, backend: str) -> dict[str, Any]:
+    """Log ``user`` in with ``backend`` (a dotted path) in the configured mode.
+
+    Returns the mode-specific part of the response body: ``{"login_mode": "session"}``,
+    ``{"login_mode": "token", "token": ...}`` or ``{"login_mode": "jwt", "access": ..., "refresh": ...}``.
+    """
+    if not getattr(user, "is_active", False):
+        # The backend refuses inactive users already (user_can_authenticate); this is the last line.
+        raise InactiveUser()
+    mode = login_mode()
+    http_request = _http_request(request)
+    if mode == "session":
+        check_login_csrf(request)
+        django_login(http_request, user, backend=backend)
+        if http_request is not request:
+            request.user = user  # keep the DRF request in step with the Django one
+        return {"login_mode": "session"}
+    user.backend = backend
+    if mode == "token":
+        body = {"login_mode": "token", "token": _drf_token(user)}
+    else:
+        body = {"login_mode": "jwt", **_jwt_pair(user)}
+    user_logged_in.send(sender=user.__class__, request=http_request, user=user)
+    return body
+
+
+def _drf_token(user: Any) -> str:
+    try:
+        from rest_framework.authtoken.models import Token
+    except (ImportError, RuntimeError) as exc:
+        raise ImproperlyConfigured(
+            "CIVIC['API']['LOGIN_MODE'] = 'token' needs 'rest_framework.authtoken' in INSTALLED_APPS."
+        ) from exc
+    token, _created = Token.objects.get_or_create(user=user)
+    return token.key
+
+
+def _jwt_pair(user: Any) -> dict[str, str]:
+    try:
+        from rest_framework_simplejwt.tokens import RefreshToken
+    except ImportError as exc:
+        raise ImproperlyConfigured(
+            "CIVIC['API']['LOGIN_MODE'] = 'jwt' needs djangorestframework-simplejwt "
+            "(pip install 'django-civic[jwt]')."
+        ) from exc
+    refresh = RefreshToken.for_user(user)
+    return {"access": str(refresh.access_token), "refresh": str(refresh)}
+
+
+def _http_request(request: Any) -> HttpRequest:
+    """The Django ``HttpRequest`` behind a DRF ``Request`` (or the request itself)."""
+    return getattr(request, "_request", request)
+
+
+def _no_response(request: HttpRequest) -> None:  # the check never calls through
+    return None
+
+
+class _CSRFCheck(CsrfViewMiddleware):
+    def _reject(self, request: HttpRequest, reason: str) -> str:  # type: ignore[override]
+        # Return the reason instead of Django's HTML 403 page; the caller raises our JSON error.
+        return reason

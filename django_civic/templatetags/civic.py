@@ -1,0 +1,103 @@
+"""``{% load civic %}``: put Civic login buttons on a page.
+
+    {% civic_scripts %}                                   once per page, anywhere in <head> or <body>
+    {% civic_button scope="BASIC_SIGNUP" next="/" %}      as many buttons as you like
+
+``civic_scripts`` loads Civic's ``civic.sip.js`` and CSS (``CIVIC["SIP"]["SCRIPT_URL"]``/``CSS_URL``), or the
+sandbox's stand-in when ``CIVIC["SANDBOX"]`` is on, then django_civic's small ``civic.js``, which wires every
+button: it starts the scope request, posts the auth code to the exchange endpoint with the CSRF token and
+follows the safe ``next`` the server answers with. Both tags render overridable templates
+(``django_civic/scripts.html`` and ``django_civic/button.html``).
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from django import template
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.middleware.csrf import get_token
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from ..clients import sandbox_url
+from ..clients.sip import sip_config
+from ..conf import civic_settings
+from ..redirects import safe_next_url
+from ..sip import SCOPE_REQUESTS
+
+register = template.Library()
+
+# Default button texts, by scope (Civic's documented wording for the basic login).
+BUTTON_LABELS: dict[str, Any] = {
+    "BASIC_SIGNUP": _("Log in with Civic"),
+    "BASIC_LOGIN": _("Log in with Civic"),
+    "CIVIC_BASIC": _("Log in with Civic"),
+    "ANONYMOUS_LOGIN": _("Log in anonymously with Civic"),
+    "PROOF_OF_IDENTITY": _("Verify your identity with Civic"),
+}
+DEFAULT_LABEL = _("Continue with Civic")
+SIZES = ("small", "medium", "large")
+
+# Unique ids for the status region of each button on a page (only needs to be unique per response).
+_counter = itertools.count(1)
+
+
+@register.inclusion_tag("django_civic/scripts.html", takes_context=True)
+def civic_scripts(context: template.Context) -> dict[str, Any]:
+    """Civic's browser library (or the sandbox's stand-in), its CSS, and django_civic's button script."""
+    request = context.get("request")
+    if civic_settings.SANDBOX:
+        base = sandbox_url(request)
+        return {"script_url": f"{base}sip/js/civic.sip.js", "css_url": None, "sandbox": True}
+    return {"script_url": civic_settings.SIP["SCRIPT_URL"], "css_url": civic_settings.SIP["CSS_URL"],
+            "sandbox": False}
+
+
+@register.inclusion_tag("django_civic/button.html", takes_context=True)
+def civic_button(context: template.Context, scope: str = "BASIC_SIGNUP", next: str | None = None,  # noqa: A002
+                 label: str | None = None, size: str = "medium", id: str | None = None) -> dict[str, Any]:  # noqa: A002
+    """A ``<button class="civic-button-a medium">`` that logs the user in with the given scope request.
+
+    ``next`` is where to go afterwards; it defaults to the page's ``?next=`` and is dropped if unsafe (the
+    server then answers with ``LOGIN_REDIRECT_URL``). ``label`` replaces the default text, ``size`` is
+    ``small``, ``medium`` or ``large``, ``id`` sets the button's HTML id.
+    """
+    if scope not in SCOPE_REQUESTS:
+        raise template.TemplateSyntaxError(
+            f"civic_button: unknown scope {scope!r}; use one of {', '.join(sorted(SCOPE_REQUESTS))}."
+        )
+    if size not in SIZES:
+        raise template.TemplateSyntaxError(f"civic_button: size must be one of {', '.join(SIZES)}.")
+    request = context.get("request")
+    if request is None:
+        raise ImproperlyConfigured(
+            "civic_button needs the request in the template context: add "
+            "'django.template.context_processors.request' to your TEMPLATES context processors."
+        )
+    if next is None:
+        next = request.GET.get("next")  # noqa: A001
+    number = next_number()
+    return {
+        "app_id": sip_app_id(request),
+        "scope": scope,
+        "next": safe_next_url(request, next) or "",
+        "label": label or BUTTON_LABELS.get(scope, DEFAULT_LABEL),
+        "size": size,
+        "button_id": id or f"civic-button-{number}",
+        "status_id": f"civic-status-{number}",
+        "exchange_url": reverse("django_civic:sip_exchange"),
+        "csrf_token": get_token(request),
+        "csrf_cookie_name": "" if settings.CSRF_USE_SESSIONS else settings.CSRF_COOKIE_NAME,
+    }
+
+
+def next_number() -> int:
+    return next(_counter)
+
+
+def sip_app_id(request: Any) -> str:
+    """The app id the browser library must use: the one the server-side client exchanges codes for."""
+    return sip_config(request)["app_id"]

@@ -1,0 +1,89 @@
+"""The demo site's pages: a home page with the login buttons and a profile page with what was verified."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils.translation import gettext_lazy as _
+
+from django_civic.models import CivicIdentity
+
+# Human names for the labels Civic and IDEMIA send; unknown labels are shown as they are.
+LABEL_NAMES: dict[str, Any] = {
+    "contact.personal.email": _("Email"),
+    "contact.personal.phoneNumber": _("Phone"),
+    "documents.genericId.type": _("ID document type"),
+    "documents.genericId.number": _("ID document number"),
+    "documents.genericId.name": _("Name on the document"),
+    "documents.genericId.dateOfBirth": _("Date of birth"),
+    "documents.genericId.dateOfIssue": _("Date of issue"),
+    "documents.genericId.dateOfExpiry": _("Date of expiry"),
+    "documents.genericId.country": _("Issuing country"),
+    "documents.genericId.image": _("Document image"),
+    "documents.genericId.image_md5": _("Document image MD5"),
+    "verifications.levels.CIVIC:IAL1": _("Verification level"),
+}
+PROVIDER_NAMES: dict[str, Any] = {"civic_sip": _("Civic (SIP)"), "idemia": _("IDEMIA identity proofing")}
+
+_BASE64 = re.compile(r"^[A-Za-z0-9+/]+={0,2}$")
+# The first bytes of an image, in Base64: JPEG (FF D8 FF), PNG (89 50 4E 47).
+_IMAGE_TYPES = {"/9j/": "image/jpeg", "iVBORw0KGgo": "image/png"}
+
+
+@dataclass(frozen=True)
+class AttributeRow:
+    name: Any
+    label: str
+    value: str
+    verified: bool
+    is_valid: bool
+    is_owner: bool
+    image_src: str | None
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "demo/home.html")
+
+
+@login_required
+def profile(request: HttpRequest) -> HttpResponse:
+    identities = (CivicIdentity.objects.filter(user=request.user)
+                  .prefetch_related("attributes").order_by("created_at", "pk"))
+    return render(request, "demo/profile.html", {
+        "identities": [
+            {"identity": identity,
+             "provider_name": PROVIDER_NAMES.get(identity.provider, identity.provider),
+             "rows": [_row(attribute) for attribute in sorted(identity.attributes.all(), key=lambda a: a.label)]}
+            for identity in identities
+        ],
+    })
+
+
+def _row(attribute: Any) -> AttributeRow:
+    image_src = _image_data_url(attribute.value) if attribute.is_image else None
+    return AttributeRow(
+        name=LABEL_NAMES.get(attribute.label, attribute.label),
+        label=attribute.label,
+        # An image that is not one we recognise is not shown at all, not even as text.
+        value="" if attribute.is_image else attribute.value,
+        verified=attribute.verified,
+        is_valid=attribute.is_valid,
+        is_owner=attribute.is_owner,
+        image_src=image_src,
+    )
+
+
+def _image_data_url(value: str) -> str | None:
+    """A ``data:`` URL for a Base64 JPEG or PNG, or None for anything else (never an arbitrary URL)."""
+    compact = "".join(value.split())
+    if not compact or not _BASE64.match(compact):
+        return None
+    for prefix, mime in _IMAGE_TYPES.items():
+        if compact.startswith(prefix):
+            return f"data:{mime};base64,{compact}"
+    return None
