@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from . import defaults
 from .faults import Fault, faults
+from .faults import validate as validate_fault
 from .http import BadRequest, base_url, error, json_body
 
 _resets: list[Callable[[], None]] = []
@@ -82,6 +83,7 @@ def fault_list(request: HttpRequest) -> JsonResponse:
         if not isinstance(count, int) or not 1 <= count <= 1000:
             raise BadRequest("count must be an integer from 1 to 1000")
         fault = Fault.from_json(data)
+        validate_fault(channel, fault)
     except BadRequest as exc:
         return error(str(exc), exc.status)
     except ValueError as exc:

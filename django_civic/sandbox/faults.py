@@ -10,6 +10,7 @@ import json
 import threading
 import time
 from collections import defaultdict, deque
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -79,6 +80,28 @@ class FaultQueue:
 
 
 faults = FaultQueue()
+
+# Endpoint-specific kinds per channel, registered by the part that owns the channel. A fault of any other
+# kind on a registered channel is refused when it is queued, so a typo fails loudly instead of doing nothing.
+_channel_kinds: dict[str, dict[str, Callable[[dict[str, Any]], None] | None]] = {}
+
+
+def register_kinds(channel: str, kinds: dict[str, Callable[[dict[str, Any]], None] | None]) -> None:
+    """Declare the kinds ``channel`` understands besides the generic ones, each with an optional
+    validator of the fault's extra options (it raises ``ValueError``)."""
+    _channel_kinds[channel] = dict(kinds)
+
+
+def validate(channel: str, fault: Fault) -> None:
+    kinds = _channel_kinds.get(channel)
+    if kinds is None or fault.kind in GENERIC_KINDS:
+        return
+    if fault.kind not in kinds:
+        known = ", ".join(sorted(GENERIC_KINDS | set(kinds)))
+        raise ValueError(f"channel {channel} does not understand kind {fault.kind!r} (known: {known})")
+    check = kinds[fault.kind]
+    if check is not None:
+        check(fault.options)
 
 
 def apply_generic(channel: str) -> tuple[HttpResponse | None, Fault | None]:

@@ -22,7 +22,7 @@ def json_body(request: HttpRequest) -> dict[str, Any]:
         raise BadRequest("body too large", 413)
     try:
         data = json.loads(request.body or b"{}")
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # RecursionError: deeply nested JSON
         raise BadRequest("body is not JSON") from None
     if not isinstance(data, dict):
         raise BadRequest("body is not a JSON object")
