@@ -111,6 +111,9 @@ class SIPClient:
         """
         if claims is None:
             self.check_auth_code(auth_token)
+        elif not isinstance(auth_token, str) or not auth_token.strip().isascii():
+            # A JWT is ASCII; anything else could not even be serialised into the request.
+            raise errors.SIPInvalidAuthToken("the auth token is missing or not a string")
         body = {"authToken": auth_token.strip(), "allowS3UploadedPayload": True}
         response = self._post(body)
         payload = self._read_json(response)
@@ -167,7 +170,7 @@ class SIPClient:
             return "(unreadable body)"
         try:
             parsed = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             parsed = text
         if isinstance(parsed, dict):
             parsed = parsed.get("message") or parsed.get("Message") or ""
@@ -178,7 +181,7 @@ class SIPClient:
         raw = _read_capped(response, _MAX_RESPONSE_BYTES)
         try:
             payload = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: deeply nested JSON
             raise errors.SIPMalformedResponse("Civic's response is not JSON") from None
         if not isinstance(payload, dict):
             raise errors.SIPMalformedResponse("Civic's response is not a JSON object")
@@ -238,7 +241,7 @@ class SIPClient:
             if not isinstance(items, list):
                 raise ValueError("not a list")
             attributes = tuple(Attribute.from_wire(item) for item in items)
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, RecursionError):
             raise errors.SIPMalformedResponse("the user data is not a list of attributes") from None
         return SIPUserData(user_id=user_id, attributes=attributes)
 

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 import uuid
 from typing import Any
@@ -76,7 +77,8 @@ def decode_es256(token: str, key: ec.EllipticCurvePublicKey, *, now: float | Non
         raise TokenError("signature does not verify") from exc
     except jwt.InvalidAlgorithmError as exc:
         raise TokenError("algorithm is not ES256") from exc
-    except (jwt.PyJWTError, ValueError, TypeError) as exc:
+    except (jwt.PyJWTError, ValueError, TypeError, RecursionError) as exc:
+        # RecursionError: a header or payload of deeply nested JSON.
         raise TokenError(f"token is malformed ({type(exc).__name__})") from exc
     if not isinstance(claims, dict):
         raise TokenError("claims are not an object")
@@ -95,6 +97,13 @@ def check_times(claims: dict[str, Any], *, now: float | None = None, grace: floa
             continue
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise TokenError(f"{name} is not a number")
+        try:
+            finite = math.isfinite(value)
+        except OverflowError:  # an integer beyond any float would break the arithmetic below
+            finite = False
+        if not finite:
+            # Python's json accepts NaN and Infinity; either would make every comparison below pass.
+            raise TokenError(f"{name} is not a finite number")
     if "exp" in claims and claims["exp"] + grace < now:
         raise TokenError("token has expired")
     if "iat" in claims and claims["iat"] - grace > now:
