@@ -1,0 +1,336 @@
+"""Admin for Civic identities and their verified attributes.
+
+Read-only by construction (rows are written by ``record_identity`` only, as simplejwt's blacklist
+admin): no add, no edit; deleting an identity is unlinking it (``identity_unlinked`` is sent).
+Attribute values are masked everywhere (``a***@example.com``, phones by their last two digits, images
+by their size) and document images are never read from the database for display.
+
+Built for large tables: the changelist's query count does not depend on the number of rows
+(``list_select_related``, one prefetch of the email attribute only), there is no full-table count,
+the provider filter's choices are cached, and search runs exact, indexed lookups (subject, the user
+model's username field, and the keyed digest of an email or phone number) instead of ``LIKE '%x%'``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.core.cache import cache
+from django.core.paginator import Paginator
+from django.db import connections
+from django.db.models import Case, Exists, F, OuterRef, Prefetch, Q, QuerySet, Value, When
+from django.http import HttpRequest
+from django.utils.functional import cached_property
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from ..encryption import is_phone_label, search_digests
+from ..fields import Ciphertext, EncryptedTextField
+from ..identities import purge_attributes, unlink_identity
+from ..models import CivicIdentity, VerifiedAttribute
+from ..models.identity import EMAIL_LABEL, is_image_label
+
+# Values above this size are never fetched for display (document images are hundreds of KB).
+DISPLAY_MAX_BYTES = 4096
+PROVIDERS_CACHE_KEY = "django_civic:admin:providers"
+PROVIDERS_CACHE_SECONDS = 600
+SEARCH_MAX_RESULTS = 1000
+# Labels whose values are categories rather than personal data: shown in full.
+_PUBLIC_LABEL_ENDINGS = (".type",)
+_PUBLIC_LABEL_PREFIXES = ("verifications.",)
+
+
+# -- masking ---------------------------------------------------------------------------------------
+
+def human_size(size: int) -> str:
+    if size < 1024:
+        return f"{size} B"
+    if size < 1024 * 1024:
+        return f"{round(size / 1024)} KB"
+    return f"{size / (1024 * 1024):.1f} MB"
+
+
+def mask_value(label: str, value: str | None, size: int) -> str:
+    """What the admin shows for an attribute value: never the full value of personal data."""
+    if is_image_label(label):
+        # Images arrive base64-encoded: show the picture's own size (3 bytes per 4 characters).
+        return f"[{_('image')}, {human_size(size * 3 // 4)}]"
+    if value is None:
+        return f"[{_('value')}, {human_size(size)}]"
+    if label.endswith(_PUBLIC_LABEL_ENDINGS) or label.startswith(_PUBLIC_LABEL_PREFIXES):
+        return value
+    if "@" in value and label.rsplit(".", 1)[-1].lower().endswith("email"):
+        local, _sep, domain = value.strip().rpartition("@")
+        return f"{local[:1]}***@{domain}"
+    if is_phone_label(label):
+        digits = [ch for ch in value if ch.isdigit()]
+        return "***" + "".join(digits[-2:])
+    text = value.strip()
+    if len(text) <= 4:
+        return "***"
+    return f"{text[:1]}***{text[-1:]}"
+
+
+def _display_queryset(queryset: QuerySet) -> QuerySet:
+    """Attributes with the ciphertext fetched only for small values, as ``display_value``."""
+    return queryset.defer("value").annotate(display_value=Case(
+        When(value_size__lte=DISPLAY_MAX_BYTES, then=F("value")),
+        default=Value(None),
+        output_field=EncryptedTextField(),
+    ))
+
+
+def masked(attribute: VerifiedAttribute) -> str:
+    raw = getattr(attribute, "display_value", None)
+    value = raw.decrypt() if isinstance(raw, Ciphertext) else raw
+    return mask_value(attribute.label, value, attribute.value_size)
+
+
+# -- inlines ---------------------------------------------------------------------------------------
+
+class VerifiedAttributeInline(admin.TabularInline):
+    model = VerifiedAttribute
+    fields = ("label", "masked_value", "is_valid", "is_owner", "scope", "first_verified_at", "last_verified_at")
+    readonly_fields = fields
+    extra = 0
+    max_num = 0
+    can_delete = False
+    show_change_link = False
+    ordering = ("label",)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return _display_queryset(super().get_queryset(request))
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description=_("value"))
+    def masked_value(self, obj: VerifiedAttribute) -> str:
+        return masked(obj)
+
+
+class CivicIdentityInline(admin.TabularInline):
+    """Identities on the user admin (appended to the registered user admin's inlines)."""
+
+    model = CivicIdentity
+    fk_name = "user"
+    fields = ("provider", "short_subject", "created_at", "last_login")
+    readonly_fields = fields
+    extra = 0
+    max_num = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description=_("subject"))
+    def short_subject(self, obj: CivicIdentity) -> str:
+        return _short(obj.subject)
+
+
+# -- filters ---------------------------------------------------------------------------------------
+
+class ProviderFilter(admin.SimpleListFilter):
+    title = _("provider")
+    parameter_name = "provider"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        # SELECT DISTINCT over a million rows on every page view is the slowest part of a changelist;
+        # providers are a handful of values that change rarely.
+        providers = cache.get(PROVIDERS_CACHE_KEY)
+        if providers is None:
+            providers = sorted(CivicIdentity.objects.order_by().values_list("provider", flat=True).distinct())
+            cache.set(PROVIDERS_CACHE_KEY, providers, PROVIDERS_CACHE_SECONDS)
+        return [(p, p) for p in providers]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value():
+            return queryset.filter(provider=self.value())
+        return queryset
+
+
+class ValidityFilter(admin.SimpleListFilter):
+    title = _("validity")
+    parameter_name = "validity"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [
+            ("verified_email", _("Verified email")),
+            ("no_verified_email", _("No verified email")),
+            ("invalid", _("Has invalid attributes")),
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        verified_email = VerifiedAttribute.objects.filter(
+            identity=OuterRef("pk"), label=EMAIL_LABEL, is_valid=True, is_owner=True)
+        if self.value() == "verified_email":
+            return queryset.filter(Exists(verified_email))
+        if self.value() == "no_verified_email":
+            return queryset.filter(~Exists(verified_email))
+        if self.value() == "invalid":
+            return queryset.filter(Exists(VerifiedAttribute.objects.filter(identity=OuterRef("pk"), is_valid=False)))
+        return queryset
+
+
+# -- pagination ------------------------------------------------------------------------------------
+
+class EstimatedCountPaginator(Paginator):
+    """On PostgreSQL, an unfiltered changelist of a big table pages with the planner's row estimate
+    instead of ``COUNT(*)`` over every row (exact counts below ``EXACT_BELOW`` rows)."""
+
+    EXACT_BELOW = 100_000
+
+    @cached_property
+    def count(self) -> int:
+        queryset = self.object_list
+        if isinstance(queryset, QuerySet) and not queryset.query.where:
+            connection = connections[queryset.db]
+            if connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
+                                   [queryset.model._meta.db_table])
+                    row = cursor.fetchone()
+                if row and row[0] >= self.EXACT_BELOW:
+                    return int(row[0])
+        return super().count
+
+
+# -- identities ------------------------------------------------------------------------------------
+
+@admin.register(CivicIdentity)
+class CivicIdentityAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "user", "provider", "short_subject", "verified_email", "email_verified",
+                    "last_login")
+    list_filter = (ProviderFilter, ValidityFilter)
+    list_select_related = ("user",)
+    show_full_result_count = False
+    paginator = EstimatedCountPaginator
+    ordering = ("-pk",)
+    raw_id_fields = ("user",)
+    fields = ("user", "provider", "subject", "created_at", "updated_at", "last_login")
+    readonly_fields = fields
+    inlines = (VerifiedAttributeInline,)
+    actions = ("unlink_selected", "purge_selected_attributes")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        email_only = _display_queryset(VerifiedAttribute.objects.filter(label=EMAIL_LABEL).only(
+            "id", "identity_id", "label", "value_size", "is_valid", "is_owner"))
+        return super().get_queryset(request).prefetch_related(
+            Prefetch("attributes", queryset=email_only, to_attr="email_attributes"))
+
+    # -- columns -------------------------------------------------------------------------------
+
+    @admin.display(description=_("subject"), ordering="subject")
+    def short_subject(self, obj: CivicIdentity) -> str:
+        return _short(obj.subject)
+
+    @admin.display(description=_("email"))
+    def verified_email(self, obj: CivicIdentity) -> str:
+        attribute = _email(obj)
+        return masked(attribute) if attribute else "-"
+
+    @admin.display(description=_("email verified"), boolean=True)
+    def email_verified(self, obj: CivicIdentity) -> bool | None:
+        attribute = _email(obj)
+        return attribute.verified if attribute else None
+
+    # -- search --------------------------------------------------------------------------------
+
+    def get_search_fields(self, request: HttpRequest) -> tuple[str, ...]:
+        """Exact-match fields: the subject and the user model's username field (social-auth style:
+        derived from the configured user model), plus emails and phones through the digest."""
+        return ("subject", f"user__{get_user_model().USERNAME_FIELD}")
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        # Each branch is one index lookup; UNION keeps it one query, and the result is capped so the
+        # final filter is an index scan on the primary key.
+        branches = [CivicIdentity.objects.filter(**{field: term}).values_list("pk", flat=True).order_by()
+                    for field in self.get_search_fields(request)]
+        digests = search_digests(term)
+        if digests:
+            branches.append(VerifiedAttribute.objects.filter(value_digest__in=digests)
+                            .values_list("identity_id", flat=True).order_by())
+        first, *rest = branches
+        ids = list(first.union(*rest)[:SEARCH_MAX_RESULTS]) if rest else list(first[:SEARCH_MAX_RESULTS])
+        return queryset.filter(pk__in=ids), False
+
+    # -- read-only, and deleting is unlinking ---------------------------------------------------
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # the change page is a read-only view for anyone with view (or change) permission
+
+    def delete_model(self, request: HttpRequest, obj: CivicIdentity) -> None:
+        unlink_identity(obj, request=request)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for identity in queryset.select_related("user"):
+            unlink_identity(identity, request=request)
+
+    @admin.action(description=_("Unlink selected identities from their users"), permissions=["delete"])
+    def unlink_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
+        count = 0
+        for identity in queryset.select_related("user"):
+            unlink_identity(identity, request=request)
+            count += 1
+        self.message_user(request, ngettext("Unlinked %d identity.", "Unlinked %d identities.", count) % count,
+                          messages.SUCCESS)
+
+    @admin.action(description=_("Purge the stored attributes of selected identities"), permissions=["delete"])
+    def purge_selected_attributes(self, request: HttpRequest, queryset: QuerySet) -> None:
+        purged = sum(purge_attributes(identity, request=request) for identity in queryset.select_related("user"))
+        self.message_user(request, ngettext("Purged %d attribute.", "Purged %d attributes.", purged) % purged,
+                          messages.SUCCESS)
+
+
+def _short(subject: str) -> str:
+    return subject if len(subject) <= 12 else f"{subject[:8]}…"
+
+
+def _email(obj: CivicIdentity) -> VerifiedAttribute | None:
+    attributes = getattr(obj, "email_attributes", None)
+    return attributes[0] if attributes else None
+
+
+# -- the user admin ----------------------------------------------------------------------------------
+
+def attach_identities_to_user_admin(site: admin.AdminSite = admin.site) -> bool:
+    """Re-register the user model's admin with :class:`CivicIdentityInline` appended, if it is registered.
+
+    Runs when this module is imported (admin autodiscovery), so list ``django_civic`` after the app
+    that registers your user admin, or call this yourself after registering it.
+    """
+    user_model = get_user_model()
+    if not site.is_registered(user_model):
+        return False
+    current = type(site.get_model_admin(user_model))
+    if any(issubclass(inline, CivicIdentityInline) for inline in current.inlines):
+        return True
+    extended = type(current.__name__, (current,), {
+        "inlines": [*current.inlines, CivicIdentityInline],
+        "__module__": current.__module__,
+        "__doc__": current.__doc__,
+    })
+    site.unregister(user_model)
+    site.register(user_model, extended)
+    return True
+
+
+attach_identities_to_user_admin()
