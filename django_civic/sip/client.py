@@ -8,6 +8,7 @@ from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ReadTimeoutError
 from urllib3.util.retry import Retry
 
 from . import errors
@@ -136,6 +137,9 @@ class SIPClient:
         except requests.Timeout:
             raise errors.SIPTimeout("Civic did not answer in time") from None
         except requests.RequestException as exc:
+            # With a urllib3 Retry mounted, a read timeout arrives as ConnectionError(MaxRetryError(ReadTimeoutError)).
+            if isinstance(getattr(exc.args[0] if exc.args else None, "reason", None), ReadTimeoutError):
+                raise errors.SIPTimeout("Civic did not answer in time") from None
             raise errors.SIPConnectionError(f"Civic could not be reached ({type(exc).__name__})") from None
         self._raise_for_status(response)
         return response
