@@ -10,6 +10,7 @@ pick a fresh "IP" per request and never be throttled.
 from __future__ import annotations
 
 import ipaddress
+import logging
 from typing import Any
 
 from django.core.cache import caches
@@ -20,6 +21,8 @@ from rest_framework.throttling import SimpleRateThrottle
 from ..conf import civic_settings
 
 __all__ = ["CivicExchangeThrottle", "client_ip"]
+
+logger = logging.getLogger("django_civic.api")
 
 
 def client_ip(request: HttpRequest) -> str:
@@ -65,3 +68,14 @@ class CivicExchangeThrottle(SimpleRateThrottle):
 
     def get_cache_key(self, request: Any, view: Any) -> str:
         return self.cache_format % {"scope": self.scope, "ident": client_ip(request)}
+
+    def allow_request(self, request: Any, view: Any) -> bool:
+        # A cache outage must not turn every login into a 500. Throttling fails open here because the
+        # replay check, which uses the same cache, fails closed: the exchange is refused with 503
+        # replay_check_unavailable before any code reaches Civic.
+        try:
+            return super().allow_request(request, view)
+        except Exception as exc:  # any cache backend failure
+            logger.warning("exchange throttle skipped: cache %r failed (%s)", civic_settings.CACHE_ALIAS,
+                           type(exc).__name__)
+            return True

@@ -51,7 +51,8 @@ def civic_scripts(context: template.Context) -> dict[str, Any]:
     request = context.get("request")
     if civic_settings.SANDBOX:
         base = sandbox_url(request)
-        return {"script_url": f"{base}sip/js/civic.sip.js", "css_url": None, "sandbox": True}
+        return {"script_url": f"{base}sip/js/civic.sip.js", "css_url": f"{base}sip/css/civic-modal.css",
+                "sandbox": True}
     return {"script_url": civic_settings.SIP["SCRIPT_URL"], "css_url": civic_settings.SIP["CSS_URL"],
             "sandbox": False}
 

@@ -1,0 +1,159 @@
+"""Bad input of any shape gets a 4xx JSON ``{"error", "detail"}`` and changes nothing (design.md section 4).
+
+These requests never reach the sandbox: they are refused before any exchange, so no fixture is needed.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.cache import caches
+from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+
+from django_civic.models import CivicIdentity
+
+URL = "/civic/sip/exchange/"
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttle(settings):
+    caches["default"].clear()
+    settings.CIVIC = {**settings.CIVIC, "API": {"THROTTLE_RATE": None}}
+
+
+def assert_error(response, status, code):
+    assert response.status_code == status, response.content
+    assert response["Content-Type"].startswith("application/json")
+    body = response.json()
+    assert body["error"] == code
+    assert isinstance(body["detail"], str) and body["detail"]
+    return body
+
+
+def assert_nothing_changed():
+    assert get_user_model().objects.count() == 0
+    assert CivicIdentity.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status", "code"),
+    [
+        (b"{", "application/json", 400, "parse_error"),
+        (b"\xff\xfe\x00", "application/json", 400, "parse_error"),
+        (b'{"token": NaN}', "application/json", 400, "parse_error"),
+        (b"[" * 20000 + b"]" * 20000, "application/json", 400, "parse_error"),
+        (b"[1, 2]", "application/json", 400, "invalid"),
+        (b'"a string"', "application/json", 400, "invalid"),
+        (b"null", "application/json", 400, "invalid"),
+        (b"{}", "application/json", 400, "token_required"),
+        (b'{"token": ""}', "application/json", 400, "invalid"),
+        (b'{"token": "   "}', "application/json", 400, "invalid"),
+        (b'{"token": 12}', "application/json", 400, "invalid_token"),
+        (b'{"token": ["a.b.c"]}', "application/json", 400, "invalid"),
+        (b'{"token": {"x": 1}}', "application/json", 400, "invalid"),
+        (b'{"token": "not-a-jwt"}', "application/json", 400, "invalid_token"),
+        (b'{"token": "a.b"}', "application/json", 400, "invalid_token"),
+        (b'{"token": "a.b.c<script>"}', "application/json", 400, "invalid_token"),
+        (b'{"token": "a.b.c", "scope": "EVERYTHING"}', "application/json", 400, "invalid"),
+        (b'{"token": "a.b.c", "next": ["/"]}', "application/json", 400, "invalid"),
+        (json.dumps({"token": "a." * 3000 + "b"}).encode(), "application/json", 400, "invalid"),
+        (b"token=a.b.c", "application/x-www-form-urlencoded", 415, "unsupported_media_type"),
+        (b"a.b.c", "text/plain", 415, "unsupported_media_type"),
+        (b"--x\r\n", "multipart/form-data; boundary=x", 415, "unsupported_media_type"),
+        (b'{"token": "a.b.c"}', "application/json; charset=bogus-charset", 400, "invalid_token"),
+        (b'{"token": "a.b.c"}', "application/json; charset=utf-16", 400, "parse_error"),
+    ],
+)
+def test_garbage_bodies_are_4xx_json(client, body, content_type, status, code):
+    # generic() sends the bytes as they are (post() would re-encode them to the declared charset).
+    response = client.generic("POST", URL, body, content_type=content_type)
+    assert_error(response, status, code)
+    assert_nothing_changed()
+
+
+def test_a_well_formed_but_forged_token_is_invalid_token(client):
+    # Three base64url parts, so it gets past the shape check: the backend's local pre-check refuses it
+    # (signature) before any network call, which is why no sandbox is running here.
+    forged = "eyJhbGciOiJFUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJzYW5kYm94LWFwcCJ9.c2lnbmF0dXJl"
+    body = assert_error(client.post(URL, {"token": forged}, content_type="application/json"), 400, "invalid_token")
+    assert body["retryable"] is False
+    assert forged not in json.dumps(body)
+    assert_nothing_changed()
+
+
+def test_validation_errors_name_the_field(client):
+    body = assert_error(client.post(URL, {"token": "a.b.c", "scope": "NOPE"}, content_type="application/json"),
+                        400, "invalid")
+    assert list(body["fields"]) == ["scope"]
+
+
+def test_oversized_body_is_413_before_parsing(client):
+    huge = json.dumps({"token": "a.b.c", "padding": "x" * 100_000})
+    assert_error(client.post(URL, huge, content_type="application/json"), 413, "payload_too_large")
+    assert_nothing_changed()
+
+
+def test_the_parser_caps_the_body_whatever_the_headers_say():
+    # Under ASGI or a server that streams, Content-Length may be missing: the parser's own cap must hold.
+    from django_civic.api.base import MAX_BODY_BYTES, BoundedJSONParser
+    from django_civic.api.errors import PayloadTooLarge
+
+    parser = BoundedJSONParser()
+    with pytest.raises(PayloadTooLarge):
+        parser.parse(io.BytesIO(b'{"a": "' + b"x" * MAX_BODY_BYTES + b'"}'))
+    assert parser.parse(io.BytesIO(b'{"token": "a.b.c"}')) == {"token": "a.b.c"}
+
+
+@pytest.mark.parametrize("method", ["get", "put", "patch", "delete"])
+def test_other_methods_are_405_json(client, method):
+    response = getattr(client, method)(URL)
+    assert_error(response, 405, "method_not_allowed")
+    assert "POST" in response["Allow"]
+
+
+def test_a_browser_accept_header_still_gets_json(client):
+    response = client.post(URL, b"{", content_type="application/json", HTTP_ACCEPT="text/html")
+    assert_error(response, 400, "parse_error")
+
+
+@pytest.mark.parametrize(
+    ("header", "code"),
+    [
+        ("Bearer", "invalid_token"),  # the bare scheme word is taken as a (bad) raw token
+        ("Bearer not-a-jwt", "invalid_token"),
+        ("Token a.b.c", "invalid_token"),
+        ("Basic YWxhZGRpbjpvcGVuc2VzYW1l", "invalid_token"),
+        ("Bearer a.b.c.d", "invalid_token"),
+    ],
+)
+def test_bad_authorization_headers_are_invalid_token(client, header, code):
+    response = client.post(URL, b"", content_type="application/json", HTTP_AUTHORIZATION=header)
+    assert_error(response, 400, code)
+
+
+def test_me_requires_authentication(client):
+    response = client.get("/civic/me/")
+    assert_error(response, 401, "not_authenticated")
+    assert response["WWW-Authenticate"] == "Token"
+    assert_error(client.get("/civic/me/", HTTP_AUTHORIZATION="Token nope"), 401, "authentication_failed")
+    assert_error(client.delete("/civic/me/identities/1/"), 401, "not_authenticated")
+
+
+@hsettings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.one_of(
+    st.binary(max_size=300),
+    st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40),
+                 lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+                 max_leaves=12).map(lambda value: json.dumps(value).encode()),
+    st.fixed_dictionaries({"token": st.text(max_size=200)}, optional={
+        "scope": st.text(max_size=20), "next": st.text(max_size=40)}).map(lambda value: json.dumps(value).encode()),
+))
+def test_any_body_gets_a_4xx_json_error(client, body):
+    response = client.post(URL, body, content_type="application/json")
+    assert 400 <= response.status_code < 500, response.content
+    assert set(response.json()) >= {"error", "detail"}
+    assert_nothing_changed()
