@@ -1,0 +1,100 @@
+"""``manage.py civic_reencrypt``: move stored attribute values to the current encryption key.
+
+Key rotation: put the new key first in ``CIVIC["ENCRYPTION_KEYS"]`` (keep the old ones after it), deploy,
+run this command, then remove the old keys. Rows are read in primary-key batches as ciphertext, re-encrypted
+with ``MultiFernet.rotate`` (never written in clear, never logged) and written back with one UPDATE per
+batch. Rows already under the first key are left alone, so the command can be stopped and rerun.
+
+``--rehash`` also recomputes the search digests, for after ``CIVIC["DIGEST_KEY"]`` changed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
+from django.db.models import Value
+
+from ... import encryption
+from ...fields import Ciphertext
+from ...models import VerifiedAttribute
+
+
+class Command(BaseCommand):
+    help = "Re-encrypt verified attribute values with the first key of CIVIC['ENCRYPTION_KEYS']."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--batch-size", type=int, default=500, help="Rows per batch (default 500).")
+        parser.add_argument("--dry-run", action="store_true", help="Count what would change; write nothing.")
+        parser.add_argument("--rehash", action="store_true",
+                            help="Also recompute the search digests (after DIGEST_KEY changed).")
+
+    def handle(self, *args: Any, batch_size: int, dry_run: bool, rehash: bool, **options: Any) -> None:
+        if batch_size < 1:
+            raise CommandError("--batch-size must be at least 1")
+        field = VerifiedAttribute._meta.get_field("value")
+        counts = {"checked": 0, "reencrypted": 0, "current": 0, "rehashed": 0, "failed": 0}
+        failed_ids: list[int] = []
+        last_pk = 0
+        while True:
+            rows = list(
+                VerifiedAttribute.objects.filter(pk__gt=last_pk).order_by("pk")
+                .values_list("pk", "label", "value", "value_digest")[:batch_size]
+            )
+            if not rows:
+                break
+            last_pk = rows[-1][0]
+            updates: list[VerifiedAttribute] = []
+            update_fields: set[str] = set()
+            for pk, label, stored, old_digest in rows:
+                counts["checked"] += 1
+                token = stored.token if isinstance(stored, Ciphertext) else stored
+                row = VerifiedAttribute(pk=pk)
+                try:
+                    if encryption.is_current(token):
+                        counts["current"] += 1
+                    else:
+                        # An expression, so bulk_update writes this token as is instead of encrypting again.
+                        row.value = Value(Ciphertext(encryption.rotate(token)), output_field=field)
+                        update_fields.add("value")
+                        counts["reencrypted"] += 1
+                    if rehash:
+                        digest = encryption.attribute_digest(label, encryption.decrypt(token))
+                        if digest != old_digest:
+                            row.value_digest = digest
+                            update_fields.add("value_digest")
+                            counts["rehashed"] += 1
+                except encryption.DecryptionError:
+                    counts["failed"] += 1
+                    failed_ids.append(pk)
+                    continue
+                updates.append(row)
+            if update_fields and not dry_run:
+                with transaction.atomic():
+                    for name in sorted(update_fields):
+                        touched = [r for r in updates if _was_set(r, name)]
+                        if touched:
+                            VerifiedAttribute.objects.bulk_update(touched, [name])
+        self._report(counts, dry_run, rehash)
+        if failed_ids:
+            shown = ", ".join(str(pk) for pk in failed_ids[:20])
+            raise CommandError(
+                f"{counts['failed']} value(s) did not decrypt with any configured key and were left as they are "
+                f"(ids: {shown}{', ...' if len(failed_ids) > 20 else ''}). Add the missing key and run again."
+            )
+
+    def _report(self, counts: dict[str, int], dry_run: bool, rehash: bool) -> None:
+        verb = "would re-encrypt" if dry_run else "re-encrypted"
+        line = (f"Checked {counts['checked']} attribute value(s): {verb} {counts['reencrypted']}, "
+                f"{counts['current']} already under the current key, {counts['failed']} undecryptable.")
+        if rehash:
+            line += f" Digests {'to recompute' if dry_run else 'recomputed'}: {counts['rehashed']}."
+        self.stdout.write(line)
+
+
+def _was_set(row: VerifiedAttribute, name: str) -> bool:
+    value = row.__dict__.get(name)
+    if name == "value":
+        return isinstance(value, Value)
+    return bool(value)
