@@ -1,0 +1,99 @@
+"""``get_proofing_client(request)``: the :class:`~django_civic.proofing.ProofingClient` for the current settings.
+
+One client per configuration and process: it holds the pooled HTTP session and, above all, the cached
+IDEMIA access token that every request of the process shares. With ``CIVIC["SANDBOX"]`` the client talks
+to the sandbox's IDEMIA part with the sandbox's default credentials.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+from django.http import HttpRequest
+
+from ..conf import civic_settings
+from ..proofing import ProofingClient, ProofingConfigurationError
+from . import sandbox_url
+
+# Keys that must all be set for proofing to work against IDEMIA (the sandbox supplies its own).
+REQUIRED_KEYS = ("TOKEN_URL", "CLIENT_ID", "CLIENT_SECRET", "RP_HANDLER_URL", "GIPS_URL", "API_KEY")
+
+# The sandbox's base URL as last derived from a request, for work that runs outside one (the fetch after a
+# callback, in a background thread). Only used when CIVIC["SANDBOX_URL"] is unset.
+_learned_sandbox_url: str | None = None
+
+
+def is_configured() -> bool:
+    """Whether proofing can run: the sandbox is on, or every IDEMIA credential is set."""
+    return bool(civic_settings.SANDBOX) or all(civic_settings.IDEMIA[key] for key in REQUIRED_KEYS)
+
+
+def _sandbox_base(request: HttpRequest | None) -> str:
+    global _learned_sandbox_url
+    if civic_settings.SANDBOX_URL or request is not None:
+        url = sandbox_url(request)
+        if not civic_settings.SANDBOX_URL:
+            _learned_sandbox_url = url
+        return url
+    if _learned_sandbox_url:
+        return _learned_sandbox_url
+    return sandbox_url(None)  # raises ImproperlyConfigured with the explanation
+
+
+def remember_request(request: HttpRequest) -> None:
+    """Note the sandbox URL a request implies, for later work outside a request (sandbox mode only).
+
+    Called on requests we trust (a logged-in start, an authenticated callback), never on a forged one.
+    """
+    if civic_settings.SANDBOX and not civic_settings.SANDBOX_URL:
+        _sandbox_base(request)
+
+
+def proofing_config(request: HttpRequest | None = None) -> dict[str, Any]:
+    """The keyword arguments the client is built from (secrets included: never log this)."""
+    idemia = civic_settings.IDEMIA
+    config: dict[str, Any] = {
+        "token_url": idemia["TOKEN_URL"],
+        "client_id": idemia["CLIENT_ID"],
+        "client_secret": idemia["CLIENT_SECRET"],
+        "rp_handler_url": idemia["RP_HANDLER_URL"],
+        "gips_url": idemia["GIPS_URL"],
+        "api_key": idemia["API_KEY"],
+        "timeout": float(civic_settings.HTTP_TIMEOUT),
+    }
+    if civic_settings.SANDBOX:
+        from ..sandbox import defaults as sandbox_defaults
+
+        base = _sandbox_base(request) + "idemia/"
+        config.update(token_url=base + "oauth2/token", rp_handler_url=base + "rp/", gips_url=base + "gips/",
+                      client_id=sandbox_defaults.IDEMIA_CLIENT_ID,
+                      client_secret=sandbox_defaults.IDEMIA_CLIENT_SECRET,
+                      api_key=sandbox_defaults.IDEMIA_API_KEY)
+    return config
+
+
+def expected_application_id() -> str:
+    """The ``applicationId`` callbacks must carry ("" when not checked)."""
+    configured = civic_settings.IDEMIA["APPLICATION_ID"]
+    if civic_settings.SANDBOX and not configured:
+        from ..sandbox.idemia.state import APPLICATION_ID
+
+        return APPLICATION_ID
+    return configured or ""
+
+
+def get_proofing_client(request: HttpRequest | None = None) -> ProofingClient:
+    """Raises :class:`~django_civic.proofing.ProofingConfigurationError` when the settings are unusable."""
+    if not is_configured():
+        raise ProofingConfigurationError("CIVIC['IDEMIA'] is not configured")
+    try:
+        return _client(tuple(sorted(proofing_config(request).items())))
+    except ImproperlyConfigured as exc:
+        raise ProofingConfigurationError(str(exc)) from None
+
+
+@lru_cache(maxsize=16)
+def _client(config: tuple) -> ProofingClient:
+    return ProofingClient(**dict(config))
