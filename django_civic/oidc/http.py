@@ -1,0 +1,117 @@
+"""HTTP plumbing shared by the OIDC client: one pooled session, capped JSON reads, error mapping."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from .errors import ProviderError, ProviderResponseError, ProviderUnavailable
+
+MAX_RESPONSE_BYTES = 1024 * 1024
+_MAX_MESSAGE = 200
+
+
+def make_session(pool_size: int = 10) -> requests.Session:
+    session = requests.Session()
+    # Codes and refresh tokens are single use, so only failures *before* a request is sent (DNS,
+    # refused connections) are retried; a request that may have reached the provider never is.
+    retry = Retry(total=None, connect=2, read=0, redirect=0, status=0, other=0, allowed_methods=None,
+                  backoff_factor=0.05, raise_on_status=False)
+    adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=retry)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
+
+
+def send(session: requests.Session, method: str, url: str, *, timeout: Any, what: str,
+         **kwargs: Any) -> requests.Response:
+    """Send a request; transport failures become :class:`ProviderUnavailable` naming ``what``."""
+    try:
+        return session.request(method, url, timeout=timeout, allow_redirects=False, stream=True, **kwargs)
+    except requests.Timeout:
+        raise ProviderUnavailable(f"Civic Auth did not answer the {what} request in time") from None
+    except requests.RequestException as exc:
+        raise ProviderUnavailable(f"Civic Auth could not be reached for the {what} ({type(exc).__name__})") from None
+
+
+def read_body(response: requests.Response, limit: int = MAX_RESPONSE_BYTES) -> bytes:
+    """Read a streamed body, refusing more than ``limit`` bytes (the header may lie or be absent)."""
+    try:
+        declared = int(response.headers.get("Content-Length") or 0)
+        if declared > limit:
+            raise ProviderResponseError(f"the response is larger than {limit} bytes")
+        chunks, size = [], 0
+        for chunk in response.iter_content(64 * 1024):
+            size += len(chunk)
+            if size > limit:
+                raise ProviderResponseError(f"the response is larger than {limit} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
+    except requests.Timeout:
+        raise ProviderUnavailable("Civic Auth's response did not arrive in time") from None
+    except requests.RequestException as exc:
+        raise ProviderUnavailable(f"Civic Auth's response broke off ({type(exc).__name__})") from None
+    finally:
+        response.close()
+
+
+def read_json(response: requests.Response, what: str) -> dict[str, Any]:
+    raw = read_body(response)
+    try:
+        payload = json.loads(raw)
+    except ValueError:
+        raise ProviderResponseError(f"the {what} response is not JSON") from None
+    if not isinstance(payload, dict):
+        raise ProviderResponseError(f"the {what} response is not a JSON object")
+    return payload
+
+
+def raise_for_status(response: requests.Response, what: str,
+                     error_class: type[ProviderError] = ProviderError) -> None:
+    """Map a non-200 answer to a typed error; OAuth error bodies (RFC 6749 5.2) keep their ``error`` code."""
+    status = response.status_code
+    if 200 <= status < 300:
+        return
+    if status >= 500 or status == 408:
+        response.close()
+        raise ProviderUnavailable(f"Civic Auth failed the {what} request ({status})", status=status)
+    try:
+        body = json.loads(read_body(response, 64 * 1024))
+    except (ValueError, ProviderResponseError, ProviderUnavailable):
+        body = None
+    error = description = ""
+    if isinstance(body, dict):
+        error = _clean(body.get("error"), 64)
+        description = _clean(body.get("error_description") or body.get("message"), _MAX_MESSAGE)
+    detail = f": {error}" if error else ""
+    if description:
+        detail += f" ({description})"
+    raise error_class(f"Civic Auth refused the {what} request ({status}){detail}", status=status,
+                      error=error, retry_after=retry_after(response.headers.get("Retry-After")))
+
+
+def _clean(value: Any, limit: int) -> str:
+    """Provider text for a message: printable, one line, bounded (it may end up in logs)."""
+    if not isinstance(value, str):
+        return ""
+    return re.sub(r"[^\x20-\x7e]+", " ", value).strip()[:limit]
+
+
+def retry_after(value: str | None) -> int | None:
+    if value and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+def max_age(response: requests.Response) -> int | None:
+    """``Cache-Control: max-age`` of a response (``no-store``/``no-cache`` count as 0), else None."""
+    header = response.headers.get("Cache-Control", "")
+    if re.search(r"\bno-(store|cache)\b", header):
+        return 0
+    match = re.search(r"\bmax-age=(\d+)", header)
+    return int(match.group(1)) if match else None

@@ -1,0 +1,211 @@
+"""ID-token and access-token validation (OIDC Core 3.1.3.7, 3.1.3.8, 12.2; RFC 9068).
+
+One validator, in the spirit of social-core's ``decode_and_validate_id_token``, with every rule a
+separate, named check so that each has its own failing test:
+
+- signature by a key from the provider's JWKS, algorithm from an asymmetric allow-list (``none`` and
+  HS* are refused before any key is looked at, so the "HS256 keyed with the public key" attack has
+  nothing to work with);
+- ``iss`` equal to the configured issuer, exactly;
+- ``aud`` contains our client id; with several audiences ``azp`` must be us (and whenever present);
+- ``exp``, ``nbf`` and ``iat`` with a small leeway, ``iat`` not in the future, and a maximum age;
+- ``nonce`` equal to the one this login issued (constant-time compare);
+- ``at_hash`` bound to the access token it came with;
+- single use: the ``jti`` (or, for providers that send none, the signature) is consumed through a
+  callback that the app backs with its shared cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import jwt
+
+from .errors import InvalidToken, NonceMismatch, OIDCConfigurationError, TokenReplayed
+from .jwks import ASYMMETRIC_ALGORITHMS, KeySet
+from .pkce import b64url
+
+MAX_TOKEN_LENGTH = 16 * 1024
+ACCESS_TOKEN_TYPES = ("at+jwt", "application/at+jwt")
+
+_DECODE_OPTIONS = {
+    # Claims are checked below, one named rule at a time, against our own clock.
+    "verify_signature": True,
+    "verify_exp": False,
+    "verify_nbf": False,
+    "verify_iat": False,
+    "verify_aud": False,
+    "verify_iss": False,
+    "verify_sub": False,
+    "verify_jti": False,
+    "require": [],
+}
+_HASHES = {"256": hashlib.sha256, "384": hashlib.sha384, "512": hashlib.sha512}
+
+#: ``replay(key, ttl)`` returns True the first time a key is seen within ``ttl`` seconds.
+ReplayCheck = Callable[[str, int], bool]
+
+
+def allowed_algorithms(configured: Iterable[str], supported: Iterable[str] = ()) -> tuple[str, ...]:
+    """Configured algorithms, restricted to asymmetric ones and to what the provider says it uses."""
+    configured = tuple(configured)
+    bad = [alg for alg in configured if alg not in ASYMMETRIC_ALGORITHMS]
+    if bad:
+        raise OIDCConfigurationError(f"only asymmetric signing algorithms may be allowed, not {', '.join(bad)}")
+    supported = tuple(supported)
+    return tuple(alg for alg in configured if not supported or alg in supported)
+
+
+def token_hash(value: str, alg: str) -> str:
+    """``at_hash``/``c_hash``: the left half of the token's hash, with the hash of the JWS ``alg``."""
+    digest = hashlib.sha512 if alg == "EdDSA" else _HASHES.get(alg[-3:])
+    if digest is None:
+        raise InvalidToken("no hash is defined for the token's algorithm", reason="bad_algorithm")
+    raw = digest(value.encode("ascii")).digest()
+    return b64url(raw[: len(raw) // 2])
+
+
+class TokenValidator:
+    def __init__(self, *, issuer: str, client_id: str, keys: Callable[[], KeySet],
+                 algorithms: Callable[[], tuple[str, ...]], leeway: float = 60, max_age: float = 3600,
+                 replay: ReplayCheck | None = None, clock: Callable[[], float] = time.time) -> None:
+        self.issuer = issuer
+        self.client_id = client_id
+        self._keys = keys
+        self._algorithms = algorithms
+        self.leeway = leeway
+        self.max_age = max_age
+        self.replay = replay
+        self.clock = clock
+
+    # -- public ------------------------------------------------------------------------------------
+
+    def id_token(self, token: Any, *, nonce: str | None, access_token: str | None = None,
+                 single_use: bool = True) -> dict[str, Any]:
+        """Validate an ID token and return its claims; :class:`InvalidToken` (a subclass) if it fails.
+
+        ``nonce`` is the value this login issued; ``None`` is only for refreshed tokens, whose nonce
+        (if any) the caller compares with the original token's.
+        """
+        header, claims, signature = self._verify(token)
+        now = self.clock()
+        self._check_times(claims, now, max_age=self.max_age)
+        self._check_issuer_and_subject(claims)
+        self._check_audience(claims)
+        if nonce is not None:
+            got = claims.get("nonce")
+            if not isinstance(got, str) or not hmac.compare_digest(got.encode(), nonce.encode()):
+                raise NonceMismatch()
+        if access_token is not None and "at_hash" in claims:
+            expected = token_hash(access_token, header["alg"])
+            if not isinstance(claims["at_hash"], str) or not hmac.compare_digest(claims["at_hash"], expected):
+                raise InvalidToken("the ID token's at_hash does not match the access token", reason="at_hash_mismatch")
+        if single_use and self.replay is not None:
+            self._consume(claims, signature, now)
+        return claims
+
+    def access_token(self, token: Any, *, audience: str | None = None) -> dict[str, Any]:
+        """Validate a Civic access token (a JWT) locally and return its claims.
+
+        It must be an access token (an ID token is refused: it proves a login to *us*, it does not
+        authorise API calls), issued for this application: ``aud`` contains ``audience`` when one is
+        configured, otherwise its ``client_id`` (or ``aud``) is our client id.
+        """
+        header, claims, _ = self._verify(token)
+        typ = header.get("typ")
+        if (typ is not None and str(typ).lower() not in ACCESS_TOKEN_TYPES + ("jwt",)) or "nonce" in claims \
+                or "at_hash" in claims:
+            raise InvalidToken("the token is not an access token", reason="not_an_access_token")
+        self._check_times(claims, self.clock(), max_age=None)
+        self._check_issuer_and_subject(claims)
+        audiences = _audiences(claims)
+        if audience:
+            if audience not in audiences:
+                raise InvalidToken("the access token is for another audience", reason="wrong_audience")
+        elif claims.get("client_id") != self.client_id and self.client_id not in audiences:
+            raise InvalidToken("the access token was issued to another client", reason="wrong_audience")
+        return claims
+
+    # -- rules -------------------------------------------------------------------------------------
+
+    def _verify(self, token: Any) -> tuple[dict[str, Any], dict[str, Any], str]:
+        if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH or token.count(".") != 2:
+            raise InvalidToken("the token is not a compact JWS", reason="malformed")
+        try:
+            header = jwt.get_unverified_header(token)
+        except (jwt.PyJWTError, ValueError, TypeError):
+            raise InvalidToken("the token header is malformed", reason="malformed") from None
+        alg = header.get("alg")
+        if not isinstance(alg, str) or alg not in self._algorithms():
+            raise InvalidToken("the token's algorithm is not allowed", reason="alg_not_allowed")
+        kid = header.get("kid")
+        if kid is not None and not isinstance(kid, str):
+            raise InvalidToken("the token's kid is malformed", reason="malformed")
+        if header.get("crit"):
+            raise InvalidToken("the token has critical header parameters", reason="malformed")
+        key = self._keys().key_for(kid, alg)
+        try:
+            claims = jwt.decode(token, key, algorithms=[alg], options=_DECODE_OPTIONS)
+        except jwt.InvalidSignatureError:
+            raise InvalidToken("the token's signature does not verify", reason="bad_signature") from None
+        except (jwt.PyJWTError, ValueError, TypeError):
+            raise InvalidToken("the token is malformed", reason="malformed") from None
+        if not isinstance(claims, dict):
+            raise InvalidToken("the token's claims are not an object", reason="malformed")
+        return header, claims, token.rsplit(".", 1)[1]
+
+    def _check_times(self, claims: dict[str, Any], now: float, *, max_age: float | None) -> None:
+        exp, iat, nbf = claims.get("exp"), claims.get("iat"), claims.get("nbf")
+        if not _is_number(exp) or not _is_number(iat):
+            raise InvalidToken("the token lacks exp or iat", reason="malformed")
+        if now > exp + self.leeway:
+            raise InvalidToken("the token has expired", reason="expired")
+        if nbf is not None and (not _is_number(nbf) or nbf > now + self.leeway):
+            raise InvalidToken("the token is not valid yet", reason="not_yet_valid")
+        if iat > now + self.leeway:
+            raise InvalidToken("the token was issued in the future", reason="issued_in_future")
+        if max_age is not None and now - iat > max_age + self.leeway:
+            raise InvalidToken("the token is too old", reason="too_old")
+
+    def _check_issuer_and_subject(self, claims: dict[str, Any]) -> None:
+        if claims.get("iss") != self.issuer:
+            raise InvalidToken("the token was issued by another issuer", reason="wrong_issuer")
+        sub = claims.get("sub")
+        if not isinstance(sub, str) or not sub or len(sub) > 255:
+            raise InvalidToken("the token has no valid subject", reason="malformed")
+
+    def _check_audience(self, claims: dict[str, Any]) -> None:
+        audiences = _audiences(claims)
+        if self.client_id not in audiences:
+            raise InvalidToken("the ID token is for another client", reason="wrong_audience")
+        azp = claims.get("azp")
+        if (len(audiences) > 1 or azp is not None) and azp != self.client_id:
+            raise InvalidToken("the ID token's authorized party is another client", reason="wrong_azp")
+
+    def _consume(self, claims: dict[str, Any], signature: str, now: float) -> None:
+        jti = claims.get("jti")
+        # Without a jti the signature identifies the token just as well (it is unique per token).
+        marker = f"jti:{jti}" if isinstance(jti, str) and jti else f"sig:{signature}"
+        key = hashlib.sha256(f"{claims['iss']}\n{marker}".encode()).hexdigest()
+        ttl = max(1, int(claims["exp"] + self.leeway - now) + 1)
+        if not self.replay(key, ttl):  # type: ignore[misc]
+            raise TokenReplayed()
+
+
+def _audiences(claims: dict[str, Any]) -> list[str]:
+    aud = claims.get("aud")
+    if isinstance(aud, str):
+        return [aud]
+    if isinstance(aud, list):
+        return [a for a in aud if isinstance(a, str)]
+    return []
+
+
+def _is_number(value: Any) -> bool:
+    # JSON parsers accept NaN and Infinity; an "exp": Infinity must not mean "never expires".
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
