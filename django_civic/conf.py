@@ -55,6 +55,19 @@ DEFAULTS: dict[str, Any] = {
         "JWKS_REFETCH_COOLDOWN": 30,
         "ACCESS_TOKEN_AUDIENCE": None,
         "HUB_URL": "https://app.civic.com/hub/mcp",
+        # Discovery document lifetime in the shared cache (bounded by the provider's Cache-Control).
+        "DISCOVERY_CACHE_SECONDS": 3600,
+        # Redirect flow: after the ID token, also fetch userinfo (its sub must match) and record its claims.
+        "FETCH_USERINFO": True,
+        # Keep the Civic access/refresh tokens in the (server-side) session after a redirect login.
+        "STORE_TOKENS": False,
+        # Seconds a started login (state) or an API-issued nonce stays usable.
+        "STATE_TTL": 600,
+        "NONCE_TTL": 600,
+        # Token exchange: the Civic profile to lock exchanged tokens to (civic_profile), and how long
+        # before expiry a cached exchanged token is renewed (at most half its lifetime).
+        "PROFILE_ID": None,
+        "EXCHANGE_EXPIRY_MARGIN": 30,
     },
     "IDEMIA": {
         # Cognito token URL ("[COGNITO_URL]/oauth2/token"), IPA client id and secret (IDEMIA's portal).
