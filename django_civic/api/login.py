@@ -6,6 +6,8 @@ Shared by every exchange endpoint (Civic SIP here, Civic Auth in its own module)
     user = authenticate(request, civic_sip_token=...)      # the backend does the exchange
     body = complete_login(request, user, backend)          # {"login_mode": ..., plus the credentials}
 
+or, for the whole success response of an exchange endpoint, ``login_response(request, user, backend, next)``.
+
 ``CIVIC["API"]["LOGIN_MODE"]``:
 
 - ``"session"``: ``django.contrib.auth.login()``; the browser keeps the session cookie. The request must
@@ -27,15 +29,16 @@ from typing import Any
 from django.contrib.auth import login as django_login
 from django.contrib.auth.signals import user_logged_in
 from django.core.exceptions import ImproperlyConfigured
-from django.http import HttpRequest
+from django.http import HttpRequest, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.utils.translation import gettext_lazy as _
 from rest_framework.exceptions import PermissionDenied
 
 from ..conf import civic_settings
 from ..exceptions import InactiveUser
+from ..redirects import login_redirect_url
 
-__all__ = ["LOGIN_MODES", "LoginCSRFFailed", "check_login_csrf", "complete_login", "login_mode"]
+__all__ = ["LOGIN_MODES", "LoginCSRFFailed", "check_login_csrf", "complete_login", "login_mode", "login_response"]
 
 LOGIN_MODES = ("session", "token", "jwt")
 
@@ -94,6 +97,27 @@ def complete_login(request: Any, user: Any, backend: str) -> dict[str, Any]:
         body = {"login_mode": "jwt", **_jwt_pair(user)}
     user_logged_in.send(sender=user.__class__, request=http_request, user=user)
     return body
+
+
+def login_response(request: Any, user: Any, backend: str, next_url: Any = None) -> JsonResponse:
+    """The 200 response of an exchange endpoint, after the backend accepted the login.
+
+    ``complete_login()`` plus what every exchange answers: ``user``, ``civic_user_id``, ``user_created``,
+    the identity's ``attributes`` and a safe ``next``. Reads the backend's ``request.civic_login_result``.
+    """
+    from .serializers import AttributeSerializer, UserSerializer
+
+    result = _http_request(request).civic_login_result
+    body = complete_login(request, user, backend)
+    attributes = sorted(result.identity.attributes.all(), key=lambda row: row.label)
+    body.update({
+        "user": UserSerializer(user).data,
+        "civic_user_id": result.identity.subject,
+        "user_created": result.user_created,
+        "attributes": AttributeSerializer(attributes, many=True).data,
+        "next": login_redirect_url(request, next_url),
+    })
+    return JsonResponse(body)
 
 
 def _drf_token(user: Any) -> str:

@@ -30,11 +30,10 @@ from django.utils.translation import gettext_lazy as _
 
 from .. import sip
 from ..exceptions import CivicLoginError
-from ..redirects import login_redirect_url
 from .base import CivicAPIView
 from .errors import error_response
-from .login import check_login_csrf, complete_login
-from .serializers import TOKEN_REQUIRED, AttributeSerializer, SIPExchangeInput, UserSerializer, looks_like_jwt
+from .login import check_login_csrf, login_response
+from .serializers import TOKEN_REQUIRED, SIPExchangeInput, looks_like_jwt
 from .throttling import CivicExchangeThrottle
 
 BACKEND = "django_civic.backends.CivicSIPBackend"
@@ -77,18 +76,7 @@ class SIPExchangeView(CivicAPIView):
         user = authenticate(http_request, civic_sip_token=token, scope=data.get("scope", ""))
         if user is None:
             return _failure(getattr(http_request, "civic_auth_error", None))
-        result = http_request.civic_login_result
-
-        body = complete_login(request, user, BACKEND)
-        attributes = sorted(result.identity.attributes.all(), key=lambda row: row.label)
-        body.update({
-            "user": UserSerializer(user).data,
-            "civic_user_id": result.identity.subject,
-            "user_created": result.user_created,
-            "attributes": AttributeSerializer(attributes, many=True).data,
-            "next": login_redirect_url(request, data.get("next")),
-        })
-        return JsonResponse(body)
+        return login_response(request, user, BACKEND, data.get("next"))
 
     def _validated(self, request: Any) -> dict[str, Any]:
         serializer = SIPExchangeInput(data=request.data)
