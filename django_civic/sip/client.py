@@ -137,8 +137,7 @@ class SIPClient:
         except requests.Timeout:
             raise errors.SIPTimeout("Civic did not answer in time") from None
         except requests.RequestException as exc:
-            # With a urllib3 Retry mounted, a read timeout arrives as ConnectionError(MaxRetryError(ReadTimeoutError)).
-            if isinstance(getattr(exc.args[0] if exc.args else None, "reason", None), ReadTimeoutError):
+            if _is_read_timeout(exc):
                 raise errors.SIPTimeout("Civic did not answer in time") from None
             raise errors.SIPConnectionError(f"Civic could not be reached ({type(exc).__name__})") from None
         self._raise_for_status(response)
@@ -213,6 +212,8 @@ class SIPClient:
         except requests.Timeout:
             raise errors.SIPTimeout("the processed payload did not download in time") from None
         except requests.RequestException as exc:
+            if _is_read_timeout(exc):
+                raise errors.SIPTimeout("the processed payload did not download in time") from None
             raise errors.SIPConnectionError(f"the processed payload could not be fetched ({type(exc).__name__})") from None
         if response.status_code != 200:
             response.close()
@@ -226,7 +227,9 @@ class SIPClient:
 
     def _verify_and_decrypt(self, token: str, user_id: str, encrypted: bool) -> SIPUserData:
         try:
-            claims = decode_es256(token, self._civic_key)
+            # No length cap here: the body was already read under max_payload_bytes / the response cap,
+            # and a proof-of-identity or S3 payload is far larger than an auth code.
+            claims = decode_es256(token, self._civic_key, max_length=None)
         except TokenError as exc:
             raise errors.SIPInvalidSignature(f"Civic's data token could not be verified: {exc}") from None
         if claims.get("iss") != "civic-sip-hosted-service" or claims.get("sub") != self.app_id:
@@ -254,7 +257,10 @@ def _read_capped(response: requests.Response, limit: int,
                  error: type[errors.SIPError] = errors.SIPMalformedResponse) -> bytes:
     """Read a streamed body, refusing more than ``limit`` bytes (the header may lie or be absent)."""
     try:
-        declared = int(response.headers.get("Content-Length") or 0)
+        try:
+            declared = int(response.headers.get("Content-Length") or 0)
+        except ValueError:  # urllib3 ignores an unparsable length; so do we, the loop below still caps
+            declared = 0
         if declared > limit:
             raise error(f"the response is larger than {limit} bytes")
         chunks = []
@@ -268,9 +274,18 @@ def _read_capped(response: requests.Response, limit: int,
     except requests.Timeout:
         raise errors.SIPTimeout("Civic's response did not arrive in time") from None
     except requests.RequestException as exc:
+        if _is_read_timeout(exc):
+            raise errors.SIPTimeout("Civic's response did not arrive in time") from None
         raise errors.SIPConnectionError(f"Civic's response broke off ({type(exc).__name__})") from None
     finally:
         response.close()
+
+
+def _is_read_timeout(exc: requests.RequestException) -> bool:
+    """A read timeout however requests wraps it: ``ConnectionError(MaxRetryError(ReadTimeoutError))`` behind
+    the urllib3 Retry adapter, or ``ConnectionError(ReadTimeoutError)`` while a streamed body is read."""
+    cause = exc.args[0] if exc.args else None
+    return isinstance(cause, ReadTimeoutError) or isinstance(getattr(cause, "reason", None), ReadTimeoutError)
 
 
 def _retry_after(value: str | None) -> int | None:

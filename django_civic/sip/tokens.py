@@ -63,13 +63,16 @@ def authorization_header(
 
 
 def decode_es256(token: str, key: ec.EllipticCurvePublicKey, *, now: float | None = None,
-                 grace: float = GRACE_SECONDS, require: tuple[str, ...] = ("exp",)) -> dict[str, Any]:
+                 grace: float = GRACE_SECONDS, require: tuple[str, ...] = ("exp",),
+                 max_length: int | None = 64 * 1024) -> dict[str, Any]:
     """Verify an ES256 JWS and its times the way jsrsasign's ``verifyJWT`` does, then return its claims.
 
     Only ES256 is accepted, whatever the header says: ``none``, HS256 keyed with the public key and
-    every other algorithm fail here.
+    every other algorithm fail here. ``max_length`` bounds tokens from untrusted input (auth codes,
+    partner tokens); pass ``None`` for a data token whose body was already read under a size cap.
     """
-    if not isinstance(token, str) or token.count(".") != 2 or len(token) > 64 * 1024:
+    if (not isinstance(token, str) or token.count(".") != 2
+            or (max_length is not None and len(token) > max_length)):
         raise TokenError("not a compact JWS")
     try:
         claims = jwt.decode(token, key, algorithms=["ES256"], options=_DECODE_OPTIONS)
