@@ -24,9 +24,13 @@ from django_civic.sip.crypto import KeyFormatError, b64url_encode, load_public_k
 from django_civic.sip.tokens import AUTH_CODE_LIFETIME, auth_code
 
 from .. import defaults
+from ..control import register_reset
 from ..http import BadRequest, base_url, error, json_body
 from . import exchange, personas
 from .state import App, StateError, state
+
+# control/reset forgets custom apps, issued and used codes, and stored payloads.
+register_reset(state.reset)
 
 _APP_ID = re.compile(r"^[A-Za-z0-9._~-]{1,128}$")
 _SECRET = re.compile(r"^(?:[0-9A-Fa-f]{32}|[0-9A-Fa-f]{48}|[0-9A-Fa-f]{64})$")

@@ -63,7 +63,13 @@ _STRANGER_KEY = ec.generate_private_key(ec.SECP256R1())
 
 
 def _json(body: Any, status: int = 200) -> HttpResponse:
-    return HttpResponse(compact_json(body), status=status, content_type="application/json")
+    return _sized(HttpResponse(compact_json(body), status=status, content_type="application/json"))
+
+
+def _sized(response: HttpResponse) -> HttpResponse:
+    # API Gateway always sends Content-Length; the bare sandbox handler has no middleware adding it.
+    response["Content-Length"] = str(len(response.content))
+    return response
 
 
 def unauthorized(reason: str) -> HttpResponse:
@@ -75,7 +81,7 @@ def unauthorized(reason: str) -> HttpResponse:
     logger.info("sip exchange refused (401): %s", reason)
     response = HttpResponse(b"Unauthorized", status=401, content_type="application/json")
     response["X-Sandbox-Reason"] = reason
-    return response
+    return _sized(response)
 
 
 def bad_request(message: str) -> HttpResponse:
@@ -191,4 +197,4 @@ def payload(request: HttpRequest, payload_id: str) -> HttpResponse:
         token = resign_with_stranger(token)
     elif fault is not None and fault.kind == "bad_signature":
         token = corrupt_signature(token)
-    return HttpResponse(token.encode("ascii"), content_type="binary/octet-stream")
+    return _sized(HttpResponse(token.encode("ascii"), content_type="binary/octet-stream"))

@@ -19,7 +19,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from django_civic.sip.crypto import load_private_key, load_public_key, public_key_hex
 
 from .. import defaults
-from ..control import register_reset
 
 PAYLOAD_LIFETIME = 15 * 60  # an S3 presigned URL's life, roughly
 MAX_PAYLOAD_BYTES = 256 * 1024 * 1024  # all stored payloads together
@@ -152,5 +151,4 @@ class SIPState:
             return entry[1]
 
 
-state = SIPState()
-register_reset(state.reset)
+state = SIPState()  # control.py registers state.reset with the sandbox's control/reset

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import requests
+
 from .. import defaults
 
 if TYPE_CHECKING:
@@ -87,6 +89,28 @@ class SIPHelpers:
         if private_key is not None:
             creds["privateKey"] = private_key
         return creds
+
+    def sip_post(self, body: Any, *, authorization: str | None | bool = True, env: str = "prod",
+                 headers: dict[str, str] | None = None) -> requests.Response:
+        """POST to the exchange without ``SIPClient`` and its local checks, for tests of the sandbox itself.
+
+        ``body`` is bytes, or an object sent as compact JSON. ``authorization=True`` signs a valid
+        ``Civic`` header for the default app over these exact bytes; a string is sent as it is; ``None``
+        or ``False`` sends none.
+        """
+        from django_civic.sip.crypto import compact_json, hmac_base64, load_private_key
+        from django_civic.sip.tokens import partner_token
+
+        raw = body if isinstance(body, bytes) else compact_json(body).encode("utf-8")
+        sent = {"Content-Type": "application/json", "Accept": "*/*", **(headers or {})}
+        if authorization is True:
+            token = partner_token(defaults.SIP_APP_ID, load_private_key(defaults.SIP_APP_PRIVATE_KEY),
+                                  self.sip_api_url)
+            # ext over the raw bytes (as PHP and C# clients do), so any body, even not JSON, is signed.
+            sent["Authorization"] = f"Civic {token}.{hmac_base64(raw, defaults.SIP_APP_SECRET)}"
+        elif isinstance(authorization, str):
+            sent["Authorization"] = authorization
+        return requests.post(self.sip_exchange_url(env), data=raw, headers=sent, timeout=10)
 
     def sip_civic_public_key(self) -> str:
         """The hex public key the sandbox signs auth codes and data tokens with."""
