@@ -37,7 +37,8 @@ def _http_session(pool_size: int) -> requests.Session:
     session = requests.Session()
     # Only failures before a request is sent are retried here: creating a session is not idempotent, and
     # re-requesting the proof could close IDEMIA's transaction twice. The app retries the rest with backoff.
-    retry = Retry(total=None, connect=2, read=0, redirect=0, status=0, other=0, allowed_methods=None,
+    # read=False re-raises a read timeout as itself (read=0 would turn it into a generic connection error).
+    retry = Retry(total=None, connect=2, read=False, redirect=0, status=0, other=0, allowed_methods=None,
                   backoff_factor=0.05, raise_on_status=False)
     adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=retry)
     session.mount("https://", adapter)

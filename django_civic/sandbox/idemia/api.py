@@ -17,10 +17,16 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from .. import defaults
-from ..faults import apply_generic
+from ..faults import apply_generic, register_kinds
 from ..http import BadRequest, error, json_body
 from .gips import PROOF_BOUNDARY, identity_payload, proof_envelope
 from .state import GipsIdentity, store
+
+# Besides the generic kinds: GIPS can answer as if the identity were still being processed.
+register_kinds("idemia.token", {})
+register_kinds("idemia.session", {})
+register_kinds("idemia.gips", {"processing": None})
+register_kinds("idemia.proof", {"processing": None})
 
 
 def _same(a: str, b: str) -> bool:

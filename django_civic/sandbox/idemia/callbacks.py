@@ -17,11 +17,12 @@ from typing import Any
 
 import requests
 
-from ..faults import faults
+from ..faults import faults, register_kinds
 from .state import ABNORMAL, APPLICATION_ID, IpaSession, store
 
 ATTEMPTS = 3  # the first delivery and "up to 2 more attempts"
 CHANNEL = "idemia.callback"
+register_kinds(CHANNEL, {"drop": None, "duplicate": None})
 
 
 def callback_body(session: IpaSession, base: str) -> dict[str, Any]:

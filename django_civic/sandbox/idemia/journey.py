@@ -9,6 +9,7 @@ in that order, as IDEMIA does. The control API finishes a session the same way (
 from __future__ import annotations
 
 import threading
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +24,6 @@ from .personas import DEFAULT_PERSONA, PERSONAS
 from .state import ABNORMAL, OUTCOMES, VERIFIED, IpaSession, store
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
-# A stand-alone engine: the sandbox must render the same whatever the host project's TEMPLATES say.
-_engine = Engine(dirs=[str(TEMPLATES)], autoescape=True)
 DEFAULT_LOA = {VERIFIED: "LOA3"}
 _OUTCOME_LABELS = {
     "VERIFIED": "The checks pass (VERIFIED)",
@@ -40,9 +39,17 @@ class JourneyError(Exception):
         self.status = status
 
 
+@lru_cache(maxsize=1)
+def _engine() -> Engine:
+    # A stand-alone engine: the sandbox must render the same whatever the host project's TEMPLATES say.
+    return Engine(dirs=[str(TEMPLATES)], autoescape=True)
+
+
 def _render(name: str, context: dict[str, Any], status: int = 200) -> HttpResponse:
-    html = _engine.get_template(f"civic_sandbox/idemia/{name}").render(Context(context))
-    return HttpResponse(html, status=status, content_type="text/html; charset=utf-8")
+    html = _engine().get_template(f"civic_sandbox/idemia/{name}").render(Context(context))
+    response = HttpResponse(html, status=status, content_type="text/html; charset=utf-8")
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 def open_session(session_id: str | None) -> IpaSession:

@@ -51,3 +51,59 @@ class IdemiaHelpers:
             if time.monotonic() > deadline:
                 raise AssertionError(f"the IDEMIA sandbox's callback for {session_id} is still {session['callback']['state']}")
             time.sleep(0.05)
+
+
+class RecordingServer:
+    """A local HTTP server that records every request and answers with scripted statuses.
+
+    For tests that must prove a URL is *never* requested (a forged callback's ``proofUrl``), or that need a
+    callback receiver answering 500 twice then 204 (IDEMIA's retries)::
+
+        with RecordingServer(statuses=[500, 500, 204]) as server:
+            ...                       # point something at server.url
+            assert len(server.requests) == 3
+    """
+
+    def __init__(self, statuses: list[int] | None = None, default_status: int = 200, body: bytes = b"",
+                 headers: dict[str, str] | None = None) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.requests: list[dict[str, Any]] = []
+        self._statuses = list(statuses or [])
+        self._lock = threading.Lock()
+        recorder = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                payload = self.rfile.read(length) if length else b""
+                with recorder._lock:
+                    recorder.requests.append({"method": self.command, "path": self.path,
+                                              "headers": dict(self.headers), "body": payload})
+                    status = recorder._statuses.pop(0) if recorder._statuses else default_status
+                self.send_response(status)
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = do_PUT = do_DELETE = _answer  # noqa: N815 - http.server's naming
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                pass
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True, name="recording-server")
+        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}/"
+
+    def __enter__(self) -> RecordingServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(timeout=5)
