@@ -68,3 +68,15 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # The sandbox (mounted at /civic-sandbox/) plays Civic and IDEMIA: no credentials needed.
 CIVIC = {"SANDBOX": True}
+
+# runserver is one process, so the local-memory cache does see every use of an auth code. A real site
+# runs several workers and must point CIVIC["CACHE_ALIAS"] at Redis, Memcached or the database cache.
+SILENCED_SYSTEM_CHECKS = ["django_civic.W004"]
+
+# Show django_civic's own log lines (refusal codes, never tokens or personal data) in the console.
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"django_civic": {"handlers": ["console"], "level": "INFO"}},
+}
