@@ -95,11 +95,13 @@ def record_identity(
         else:
             identity, identity_created = _resolve_connect(provider, subject, user)
             owner, user_created, by_email = user, False, False
+        # The identity row is locked (by this UPDATE) before any attribute row: every login of one
+        # identity takes its locks in the same order, so concurrent logins queue instead of deadlocking.
+        CivicIdentity.objects.filter(pk=identity.pk).update(last_login=now, updated_at=now)
+        identity.last_login = identity.updated_at = now
         changed = _upsert_attributes(identity, incoming, scope, now, identity_created)
         if not user_created:
             adapter.update_user(request, owner, provider, incoming)
-        CivicIdentity.objects.filter(pk=identity.pk).update(last_login=now, updated_at=now)
-        identity.last_login = identity.updated_at = now
         identity.user = owner
         result = RecordResult(owner, identity, user_created, identity_created, changed, by_email)
         if user is None:
