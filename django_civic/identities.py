@@ -25,11 +25,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import FieldDoesNotExist
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -46,7 +48,7 @@ from .exceptions import (
     SignupClosed,
 )
 from .models import CivicIdentity, VerifiedAttribute
-from .models.identity import EMAIL_LABEL, KEY_MAX_LENGTH
+from .models.identity import EMAIL_LABEL, IMAGE_WORDS, KEY_MAX_LENGTH, is_image_label
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -132,6 +134,25 @@ def purge_attributes(identity: CivicIdentity, labels: Iterable[str] | None = Non
         signals.attributes_changed.send(sender=CivicIdentity, identity=identity, user=identity.user,
                                         request=request, labels=purged, purged=True)
     return count
+
+
+def purge_document_images(older_than_days: int | None = None) -> int:
+    """Delete stored document images (``is_image_label``) last verified more than ``older_than_days``
+    ago; the default is ``CIVIC["DOCUMENT_IMAGE_RETENTION_DAYS"]`` (``None``: keep them, return 0).
+    Other attributes stay. Returns how many were deleted. Meant for a periodic job."""
+    days = civic_settings.DOCUMENT_IMAGE_RETENTION_DAYS if older_than_days is None else older_than_days
+    if days is None:
+        return 0
+    cutoff = timezone.now() - timedelta(days=days)
+    words = Q()
+    for word in IMAGE_WORDS:
+        words |= Q(label__icontains=word)
+    candidates = VerifiedAttribute.objects.filter(words, last_verified_at__lt=cutoff).values_list("pk", "label")
+    ids = [pk for pk, label in candidates.iterator() if is_image_label(label)]
+    deleted = 0
+    for start in range(0, len(ids), 500):
+        deleted += VerifiedAttribute.objects.filter(pk__in=ids[start:start + 500]).delete()[0]
+    return deleted
 
 
 # -- resolution ------------------------------------------------------------------------------------

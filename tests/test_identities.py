@@ -301,3 +301,21 @@ def test_purge_attributes(make_attributes, recorder):
     assert purge_attributes(result.identity) == 0
     purged = [c for c in recorder.of(signals.attributes_changed) if c["purged"]]
     assert [c["labels"] for c in purged] == [(PHONE,), (EMAIL,)]
+
+
+def test_document_images_are_purged_after_the_retention_period(settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from django_civic.identities import purge_document_images
+
+    login([Attribute(EMAIL, "a@example.com", True, True), Attribute("documents.genericId.image", "QUJD", True, True),
+           Attribute("documents.genericId.image_md5", "abc", True, True), Attribute("idemia.portrait", "QUJD", True, True)])
+    assert purge_document_images() == 0  # default None: kept
+    VerifiedAttribute.objects.update(last_verified_at=timezone.now() - timedelta(days=10))
+    settings.CIVIC = {**settings.CIVIC, "DOCUMENT_IMAGE_RETENTION_DAYS": 30}
+    assert purge_document_images() == 0
+    settings.CIVIC = {**settings.CIVIC, "DOCUMENT_IMAGE_RETENTION_DAYS": 7}
+    assert purge_document_images() == 2
+    assert set(VerifiedAttribute.objects.values_list("label", flat=True)) == {EMAIL, "documents.genericId.image_md5"}

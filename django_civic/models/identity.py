@@ -19,13 +19,13 @@ KEY_MAX_LENGTH = 191
 
 EMAIL_LABEL = "contact.personal.email"
 PHONE_LABEL = "contact.personal.phoneNumber"
-_IMAGE_WORDS = ("image", "portrait", "selfie", "photo")
+IMAGE_WORDS = ("image", "portrait", "selfie", "photo")
 
 
 def is_image_label(label: str) -> bool:
     """Labels that carry a picture (``documents.genericId.image``, ``idemia.portrait``...), never listed."""
     last = label.rsplit(".", 1)[-1].lower()
-    return any(word in last for word in _IMAGE_WORDS) and not last.endswith(("md5", "hash"))
+    return any(word in last for word in IMAGE_WORDS) and not last.endswith(("md5", "hash"))
 
 
 class CivicIdentityQuerySet(models.QuerySet):
