@@ -114,3 +114,24 @@ def test_proof_of_identity_shows_the_document_thumbnail(page, site):
     assert thumbnail.evaluate("img => img.complete && img.naturalWidth > 0")
     box = thumbnail.bounding_box()
     assert box["width"] <= 96 and box["height"] <= 96
+
+
+def test_mobile_return_with_uuid_resumes_the_request(page, site):
+    """Civic's app reopens the page with ?uuid=...: civic.sip.js resumes on its own, civic.js finishes it."""
+    from playwright.sync_api import expect
+
+    # The request was started on this device from the anonymous button (civic.js remembers it).
+    page.goto(f"{site}/")
+    page.locator("#civic-anonymous-login").click()
+    page.frame_locator("#civic-sr-frame").get_by_test_id("sandbox-persona-alice").wait_for()
+    assert "ANONYMOUS_LOGIN" in page.evaluate("localStorage.getItem('django_civic:pending')")
+
+    # The app opens a new tab on the partner page with the uuid appended.
+    mobile_tab = page.context.new_page()
+    mobile_tab.goto(f"{site}/?uuid=0f7a3c2e-5b8d-4e1a-9c6f-2d4b8e1a7c3f")
+    expect(mobile_tab.locator("#civic-sr-frame")).to_be_visible()
+    expect(status_of(mobile_tab, "civic-anonymous-login")).to_have_text("Waiting for Civic…")
+    approve_in_wallet(mobile_tab, "alice")
+    mobile_tab.wait_for_url(f"{site}/profile/")
+    expect(mobile_tab.get_by_test_id("profile-email")).to_have_text("alice@example.com")
+    assert mobile_tab.evaluate("localStorage.getItem('django_civic:pending')") is None
