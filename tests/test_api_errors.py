@@ -157,3 +157,35 @@ def test_any_body_gets_a_4xx_json_error(client, body):
     assert 400 <= response.status_code < 500, response.content
     assert set(response.json()) >= {"error", "detail"}
     assert_nothing_changed()
+
+
+def _b64url_json(value):
+    import base64
+
+    return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=8,
+)
+_headers = st.fixed_dictionaries({"alg": st.sampled_from(["ES256", "none", "HS256", "RS256", "", "ES256K"])},
+                                 optional={"typ": st.sampled_from(["JWT", "jwt"]), "kid": st.text(max_size=8)})
+_claims = st.fixed_dictionaries({}, optional={
+    "iss": st.sampled_from(["civic-sip-hosted-service", "evil"]), "sub": st.sampled_from(["sandbox-app", "other"]),
+    "aud": st.text(max_size=30), "exp": _json_values, "iat": _json_values,
+    "data": st.one_of(_json_values, st.fixed_dictionaries({"codeToken": _json_values})),
+})
+
+
+@hsettings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(_headers, _claims, st.sampled_from(["", "AAAA", "c2lnbmF0dXJl", "A" * 86]))
+def test_forged_jwts_of_any_shape_are_invalid_token(client, header, claims, signature):
+    # Tokens that get past the shape check: alg none/HS256, wrong issuer or app, absurd times, no code.
+    # The backend's local pre-check refuses every one before any network call (no sandbox runs here).
+    token = f"{_b64url_json(header)}.{_b64url_json(claims)}.{signature}"
+    response = client.post(URL, {"token": token}, content_type="application/json")
+    assert response.status_code == 400, response.content
+    assert response.json()["error"] == "invalid_token"
+    assert_nothing_changed()
