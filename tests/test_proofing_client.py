@@ -122,6 +122,7 @@ def test_wrong_client_secret_is_unauthorized_and_not_echoed(civic_sandbox):
     ({"kind": "malformed"}, ProofingMalformedResponse, False),
     ({"kind": "malformed", "body": '{"access_token": "", "expires_in": 3600}'}, ProofingMalformedResponse, False),
     ({"kind": "malformed", "body": '{"access_token": "abc", "token_type": "MAC"}'}, ProofingMalformedResponse, False),
+    ({"kind": "malformed", "body": '{"a":' * 3000}, ProofingMalformedResponse, False),
     ({"kind": "status", "status": 302}, ProofingMalformedResponse, False),
 ])
 def test_token_endpoint_failures_are_typed(civic_sandbox, client, fault, error, retryable):
@@ -336,7 +337,8 @@ def test_parse_callback_refuses_malformed_fields(change):
             assert value not in str(caught.value)
 
 
-@pytest.mark.parametrize("body", [b"", b"[]", b"nul", b"\xff\xfe", b'{"a":' * 5000, b"1" * 20000])
+@pytest.mark.parametrize("body", [b"", b"[]", b"nul", b"\xff\xfe", b'{"a":' * 5000, b'{"a":' * 3000, b"[" * 3000,
+                                  b"1" * 20000])
 def test_parse_callback_refuses_non_objects(body):
     with pytest.raises(CallbackError):
         parse_callback(body)

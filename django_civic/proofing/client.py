@@ -236,7 +236,7 @@ class ProofingClient:
         raw = _read_capped(response, _MAX_JSON_BYTES)
         try:
             payload = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, RecursionError):  # RecursionError: absurdly nested JSON
             raise errors.ProofingMalformedResponse(f"{service} did not answer JSON") from None
         if not isinstance(payload, dict):
             raise errors.ProofingMalformedResponse(f"{service} did not answer a JSON object")
@@ -246,7 +246,7 @@ class ProofingClient:
     def _oauth_error(response: requests.Response) -> str:
         try:
             payload = json.loads(_read_capped(response, 16 * 1024))
-        except (errors.ProofingError, ValueError, UnicodeDecodeError):
+        except (errors.ProofingError, ValueError, RecursionError):
             return "unreadable error"
         code = payload.get("error") if isinstance(payload, dict) else None
         # Only a short OAuth error code is echoed, never free text from the body.

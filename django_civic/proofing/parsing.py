@@ -57,7 +57,7 @@ def parse_callback(body: bytes) -> CallbackNotice:
         raise CallbackError("the callback body is too large")
     try:
         data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # RecursionError: absurdly nested JSON
         raise CallbackError("the callback body is not JSON") from None
     if not isinstance(data, dict):
         raise CallbackError("the callback body is not a JSON object")
@@ -161,7 +161,11 @@ def _evidence_status(entry: dict[str, Any]) -> str:
 def _value(item: Any) -> str:
     """GIPS wraps each personal attribute as ``{"value": ...}`` or a list of them (given names)."""
     if isinstance(item, list):
-        return " ".join(filter(None, (_value(part) for part in item)))
+        return " ".join(filter(None, (_single(part) for part in item)))[:_MAX_FIELD]
+    return _single(item)
+
+
+def _single(item: Any) -> str:
     if isinstance(item, dict):
         return _text(item.get("value"))
     return _text(item)
