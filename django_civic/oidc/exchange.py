@@ -22,7 +22,7 @@ from typing import Any, Union
 
 from .cache import Cache
 from .client import ACCESS_TOKEN_TYPE, OIDCClient
-from .errors import OIDCError, TokenExchangeError
+from .errors import OIDCConfigurationError, OIDCError, TokenExchangeError
 
 SubjectToken = Union[str, Callable[[], str]]
 
@@ -120,7 +120,7 @@ class TokenExchanger:
         try:
             response = self.client.token_exchange(token, subject_token_type=self.subject_token_type,
                                                   expires_in=expires_in, civic_profile=profile)
-        except TokenExchangeError:
+        except (TokenExchangeError, OIDCConfigurationError):
             raise
         except OIDCError as exc:
             error = TokenExchangeError(str(exc), status=exc.status)

@@ -1,0 +1,143 @@
+"""``get_oidc_client(request)``: the Civic Auth :class:`~django_civic.oidc.OIDCClient` for the current settings.
+
+One client per configuration and process (it holds a pooled ``requests.Session``); its discovery
+document, JWKS, cooldowns and exchanged tokens live in the Django cache ``CIVIC["CACHE_ALIAS"]``, so
+every worker shares them, and ID tokens are consumed once through :func:`~django_civic.replay.consume_once`.
+
+With ``CIVIC["SANDBOX"]`` the issuer is the sandbox's provider (``sandbox_url(request) + "oauth/"``) and,
+unless ``CIVIC["AUTH"]["CLIENT_ID"]`` names a client registered there, the sandbox's default client
+credentials (``django_civic/sandbox/defaults.py``) are used.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from django.core.cache import caches
+from django.http import HttpRequest
+from django.urls import reverse
+
+from ..conf import civic_settings
+from ..oidc import ExchangedToken, OIDCClient, TokenExchanger, call_hub
+from ..oidc.session import TokenStore
+from ..replay import consume_once
+from ..sandbox import defaults as sandbox_defaults
+from . import sandbox_url
+
+REPLAY_NAMESPACE = "oidc-id-token"
+
+
+class DjangoCache:
+    """The OIDC client's cache interface over ``caches[CIVIC["CACHE_ALIAS"]]``.
+
+    Looked up on every call: Django hands out cache connections per thread, and settings may change.
+    """
+
+    def _cache(self) -> Any:
+        return caches[civic_settings.CACHE_ALIAS]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._cache().get(key, default)
+
+    def set(self, key: str, value: Any, timeout: float | None = None) -> None:
+        self._cache().set(key, value, timeout)
+
+    def add(self, key: str, value: Any, timeout: float | None = None) -> bool:
+        return bool(self._cache().add(key, value, timeout))
+
+    def delete(self, key: str) -> Any:
+        return self._cache().delete(key)
+
+
+django_cache = DjangoCache()
+
+
+def _replay(key: str, ttl: int) -> bool:
+    return consume_once(REPLAY_NAMESPACE, key, ttl)
+
+
+def oidc_config(request: HttpRequest | None = None) -> dict[str, Any]:
+    """The keyword arguments the client is built from (secrets included: never log this)."""
+    auth = civic_settings.AUTH
+    config = {
+        "issuer": auth["ISSUER"],
+        "client_id": auth["CLIENT_ID"],
+        "client_secret": auth["CLIENT_SECRET"] or None,
+        "scopes": auth["SCOPES"],
+        "algorithms": tuple(auth["ALGORITHMS"]),
+        "leeway": float(auth["LEEWAY"]),
+        "max_token_age": float(auth["MAX_TOKEN_AGE"]),
+        "discovery_cache_seconds": float(auth["DISCOVERY_CACHE_SECONDS"]),
+        "jwks_cache_seconds": float(auth["JWKS_CACHE_SECONDS"]),
+        "jwks_refetch_cooldown": float(auth["JWKS_REFETCH_COOLDOWN"]),
+        "timeout": float(civic_settings.HTTP_TIMEOUT),
+    }
+    if civic_settings.SANDBOX:
+        if not auth["CLIENT_ID"]:
+            config.update(client_id=sandbox_defaults.OIDC_CLIENT_ID,
+                          client_secret=sandbox_defaults.OIDC_CLIENT_SECRET)
+        config["issuer"] = sandbox_url(request) + "oauth/"
+    return config
+
+
+def get_oidc_client(request: HttpRequest | None = None) -> OIDCClient:
+    """Raises :class:`~django_civic.oidc.OIDCConfigurationError` when the settings are unusable."""
+    return _client(tuple(sorted(oidc_config(request).items())))
+
+
+@lru_cache(maxsize=16)
+def _client(config: tuple) -> OIDCClient:
+    return OIDCClient(**dict(config), cache=django_cache, replay=_replay)
+
+
+def get_token_exchanger(request: HttpRequest | None = None) -> TokenExchanger:
+    """The per-user token exchanger (RFC 8693) of the configured client, shared by the process."""
+    client = get_oidc_client(request)
+    return _exchanger(client, float(civic_settings.AUTH["EXCHANGE_EXPIRY_MARGIN"]))
+
+
+@lru_cache(maxsize=16)
+def _exchanger(client: OIDCClient, margin: float) -> TokenExchanger:
+    return TokenExchanger(client, django_cache, margin=margin)
+
+
+def redirect_uri(request: HttpRequest) -> str:
+    """``CIVIC["AUTH"]["REDIRECT_URI"]``, or this site's callback URL made absolute from the request."""
+    return civic_settings.AUTH["REDIRECT_URI"] or request.build_absolute_uri(
+        reverse("django_civic:civic_auth_callback"))
+
+
+_SETTING = object()
+
+
+def civic_access_token_for(user: Any, subject_token: Any, *, profile: Any = _SETTING,
+                           request: HttpRequest | None = None) -> ExchangedToken:
+    """A Civic access token for one of this site's users, by RFC 8693 token exchange.
+
+    ``subject_token`` is the user's token from your identity provider (or a callable returning it);
+    ``profile`` defaults to ``CIVIC["AUTH"]["PROFILE_ID"]``. Cached per user and profile until shortly
+    before it expires; concurrent callers share one exchange. Raises
+    :class:`~django_civic.oidc.TokenExchangeError`.
+    """
+    if profile is _SETTING:
+        profile = civic_settings.AUTH["PROFILE_ID"]
+    key = getattr(user, "pk", user)
+    return get_token_exchanger(request).access_token(key, subject_token, profile=profile or None)
+
+
+def session_access_token(request: HttpRequest) -> str | None:
+    """The Civic access token of this session's Civic Auth login (``STORE_TOKENS``), refreshed when
+    it is about to expire; None when there is none or the refresh failed."""
+    return TokenStore(request.session).access_token(get_oidc_client(request),
+                                                   margin=float(civic_settings.AUTH["EXCHANGE_EXPIRY_MARGIN"]))
+
+
+def call_civic_hub(access_token: str, payload: Any, *, profile: Any = _SETTING, **options: Any) -> Any:
+    """POST one JSON-RPC message to ``CIVIC["AUTH"]["HUB_URL"]`` as the token's user
+    (``Authorization: Bearer`` and ``x-civic-profile-id``); returns the ``requests.Response``."""
+    if profile is _SETTING:
+        profile = civic_settings.AUTH["PROFILE_ID"]
+    options.setdefault("timeout", max(float(civic_settings.HTTP_TIMEOUT), 15.0))
+    return call_hub(access_token, payload, url=civic_settings.AUTH["HUB_URL"], profile_id=profile or None,
+                    **options)
