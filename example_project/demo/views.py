@@ -27,6 +27,14 @@ LABEL_NAMES: dict[str, Any] = {
     "documents.genericId.image": _("Document image"),
     "documents.genericId.image_md5": _("Document image MD5"),
     "verifications.levels.CIVIC:IAL1": _("Verification level"),
+    "idemia.givenName": _("Given names"),
+    "idemia.surname": _("Surname"),
+    "idemia.dateOfBirth": _("Date of birth"),
+    "idemia.documentType": _("ID document type"),
+    "idemia.documentNumber": _("ID document number"),
+    "idemia.issuingCountry": _("Issuing country"),
+    "idemia.expiryDate": _("Date of expiry"),
+    "idemia.levelOfAssurance": _("Level of assurance"),
 }
 PROVIDER_NAMES: dict[str, Any] = {"civic_sip": _("Civic (SIP)"), "idemia": _("IDEMIA identity proofing")}
 
