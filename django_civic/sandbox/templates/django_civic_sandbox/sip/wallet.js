@@ -69,6 +69,12 @@
     return body;
   }
 
+  function missingText(labels) {
+    var names = labels.map(function (l) { return LABELS[l] || l; });
+    return "no verified " + (names.length > 2 ? names.slice(0, 2).join(", ") + " and " + (names.length - 2) +
+      " more" : names.join(", "));
+  }
+
   function renderPersonas(personas) {
     var box = byId("personas");
     box.textContent = "";
@@ -89,8 +95,7 @@
       var title = document.createElement("strong");
       title.textContent = persona.title + " (" + persona.name + ")";
       var note = document.createElement("small");
-      note.textContent = persona.eligible ? persona.description : "Cannot approve: no verified " +
-        persona.missing.map(function (l) { return LABELS[l] || l; }).join(", ");
+      note.textContent = persona.eligible ? persona.description : "Cannot approve: " + missingText(persona.missing);
       text.appendChild(title);
       text.appendChild(note);
       label.appendChild(input);
@@ -115,10 +120,9 @@
       list.textContent = "";
       preview.scope.labels.forEach(function (l) {
         var item = document.createElement("li");
-        var code = document.createElement("code");
-        code.textContent = l;
-        item.appendChild(document.createTextNode((LABELS[l] || l) + " "));
-        item.appendChild(code);
+        item.textContent = LABELS[l] || l;
+        item.title = l;  // the label as Civic sends it
+        item.setAttribute("data-label", l);
         list.appendChild(item);
       });
       if (request.uuid) {
