@@ -258,3 +258,16 @@ def test_attach_to_user_admin_only_when_registered():
 def test_identity_admin_is_registered():
     assert isinstance(admin.site.get_model_admin(CivicIdentity), CivicIdentityAdmin)
     assert not admin.site.is_registered(VerifiedAttribute)
+
+
+def test_filtered_counts_stop_at_the_cap(staff, monkeypatch):
+    from django_civic.admin.identity import LargeTablePaginator
+
+    for n in range(5):
+        make_identity(n)
+    monkeypatch.setattr(LargeTablePaginator, "COUNT_CAP", 3)
+    response = staff.get(reverse(CHANGELIST), {"provider": "civic_sip"})
+    assert response.context["cl"].result_count == 3
+    unfiltered = staff.get(reverse(CHANGELIST))
+    assert unfiltered.context["cl"].result_count == 5  # exact below EXACT_BELOW rows
+    assert LargeTablePaginator(CivicIdentity.objects.filter(provider="idemia"), 10).count == 0

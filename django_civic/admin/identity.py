@@ -186,25 +186,41 @@ class ValidityFilter(admin.SimpleListFilter):
 
 # -- pagination ------------------------------------------------------------------------------------
 
-class EstimatedCountPaginator(Paginator):
-    """On PostgreSQL, an unfiltered changelist of a big table pages with the planner's row estimate
-    instead of ``COUNT(*)`` over every row (exact counts below ``EXACT_BELOW`` rows)."""
+class LargeTablePaginator(Paginator):
+    """Counts that stay cheap on big tables.
+
+    Unfiltered on PostgreSQL: the planner's row estimate (``pg_class.reltuples``) instead of ``COUNT(*)``
+    over every row, once the table has ``EXACT_BELOW`` rows or more. Filtered or searched: an exact count
+    up to ``COUNT_CAP``, past which counting stops (``COUNT(*)`` over a ``LIMIT`` subquery), so a filter
+    matching most of a million rows costs no more than one matching ten thousand; such a list shows
+    ``COUNT_CAP`` results and pages through that many (narrow the filter to see the rest).
+    """
 
     EXACT_BELOW = 100_000
+    COUNT_CAP = 10_000
 
     @cached_property
     def count(self) -> int:
         queryset = self.object_list
-        if isinstance(queryset, QuerySet) and not queryset.query.where:
-            connection = connections[queryset.db]
-            if connection.vendor == "postgresql":
-                with connection.cursor() as cursor:
-                    cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
-                                   [queryset.model._meta.db_table])
-                    row = cursor.fetchone()
-                if row and row[0] >= self.EXACT_BELOW:
-                    return int(row[0])
-        return super().count
+        if not isinstance(queryset, QuerySet):
+            return super().count
+        if not queryset.query.where:
+            estimate = self._estimate(queryset)
+            if estimate is not None and estimate >= self.EXACT_BELOW:
+                return estimate
+            return queryset.count()
+        return queryset.order_by()[: self.COUNT_CAP].count()
+
+    @staticmethod
+    def _estimate(queryset: QuerySet) -> int | None:
+        connection = connections[queryset.db]
+        if connection.vendor != "postgresql":
+            return None
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
+                           [queryset.model._meta.db_table])
+            row = cursor.fetchone()
+        return int(row[0]) if row else None
 
 
 # -- identities ------------------------------------------------------------------------------------
@@ -216,7 +232,7 @@ class CivicIdentityAdmin(admin.ModelAdmin):
     list_filter = (ProviderFilter, ValidityFilter)
     list_select_related = ("user",)
     show_full_result_count = False
-    paginator = EstimatedCountPaginator
+    paginator = LargeTablePaginator
     ordering = ("-pk",)
     raw_id_fields = ("user",)
     fields = ("user", "provider", "subject", "created_at", "updated_at", "last_login")

@@ -99,6 +99,10 @@ class VerifiedAttribute(models.Model):
         indexes = [
             # Exact search by email or phone without decrypting anything.
             models.Index(fields=["value_digest"], name="django_civic_attribute_digest"),
+            # The admin's validity filters, small partial indexes (PostgreSQL, SQLite; ignored elsewhere).
+            models.Index(fields=["identity"], condition=models.Q(is_valid=False), name="django_civic_attr_invalid"),
+            models.Index(fields=["identity"], name="django_civic_attr_email_ok",
+                         condition=models.Q(label=EMAIL_LABEL, is_valid=True, is_owner=True)),
         ]
 
     def __str__(self) -> str:
