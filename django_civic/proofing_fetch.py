@@ -54,7 +54,8 @@ STALE_CLAIM = timedelta(minutes=10)
 # the one this user just proved, whatever the callback says.
 CREATION_SKEW = timedelta(minutes=5)
 # Proof errors after which IDEMIA certainly did not serve the proof, so asking again is safe.
-_PROOF_NOT_SERVED = (ProofNotReady, proofing_errors.ProofingRateLimited, proofing_errors.ProofingUpstreamError)
+_PROOF_NOT_SERVED = (ProofNotReady, proofing_errors.ProofingRateLimited,
+                     proofing_errors.ProofingUpstreamError)
 
 
 def identity_attributes(record: IdentityRecord) -> list[Attribute]:
@@ -74,7 +75,8 @@ def identity_attributes(record: IdentityRecord) -> list[Attribute]:
     return [Attribute(label, value, True, owner) for label, value in values if value]
 
 
-def fetch_and_record(session_pk: int, *, sleep: Callable[[float], None] = time.sleep) -> ProofingSession | None:
+def fetch_and_record(session_pk: int, *,
+                     sleep: Callable[[float], None] = time.sleep) -> ProofingSession | None:
     """Fetch, decide and record one session. Returns the session, or ``None`` if another worker has it."""
     now = timezone.now()
     claimed = (ProofingSession.objects
@@ -171,7 +173,7 @@ def _decide(session: ProofingSession, record: IdentityRecord) -> ProofingSession
 
 def fetch_proof(session: ProofingSession, *, client: ProofingClient | None = None,
                 sleep: Callable[[float], None] = time.sleep) -> bool:
-    """Fetch the proof (at most once per session, ever) and store it encrypted. Returns whether it was stored."""
+    """Fetch the proof (at most once per session, ever) and store it encrypted. Returns whether it was."""
     if not session.idemia_identity_id:
         return False
     claimed = ProofingSession.objects.filter(pk=session.pk, proof_fetched_at__isnull=True).update(
@@ -226,4 +228,5 @@ def read_proof(session: ProofingSession) -> bytes:
     try:
         return encryption.fernet().decrypt(token)
     except Exception:
-        raise encryption.DecryptionError("the proof archive does not decrypt with the configured keys") from None
+        raise encryption.DecryptionError(
+            "the proof archive does not decrypt with the configured keys") from None

@@ -72,12 +72,13 @@ def start_session(request: HttpRequest) -> ProofingSession:
     """Create an IDEMIA session for ``request.user`` and our row for it. Raises :class:`ProofingRefused`."""
     user = request.user
     if not is_configured():
-        raise ProofingRefused("proofing_not_configured", _("Identity proofing is not available on this site."), 503)
+        raise ProofingRefused("proofing_not_configured",
+                              _("Identity proofing is not available on this site."), 503)
     now = timezone.now()
     limit = int(civic_settings.IDEMIA["MAX_SESSIONS_PER_DAY"])
     if ProofingSession.objects.filter(user=user, created_at__gte=now - timedelta(days=1)).count() >= limit:
-        raise ProofingRefused("too_many_sessions",
-                              _("You have started too many identity checks today. Please try again tomorrow."), 429)
+        detail = _("You have started too many identity checks today. Please try again tomorrow.")
+        raise ProofingRefused("too_many_sessions", detail, 429)
     secret, secret_hash = ProofingSession.new_callback_secret()
     session = ProofingSession.objects.create(
         user=user, callback_secret_hash=secret_hash, created_at=now,
@@ -86,12 +87,14 @@ def start_session(request: HttpRequest) -> ProofingSession:
     callback_url = absolute_url(request, reverse("django_civic:proofing-callback", args=[secret]))
     goto_url = absolute_url(request, reverse("django_civic:proofing-done", args=[session.public_id]))
     try:
-        idemia_session_id = get_proofing_client(request).create_session(callback_url=callback_url, goto_url=goto_url)
+        client = get_proofing_client(request)
+        idemia_session_id = client.create_session(callback_url=callback_url, goto_url=goto_url)
     except ProofingError as exc:
         _finish(session, Status.ERROR, error_code=exc.code)
         logger.warning("IDEMIA session could not be created for proofing %s: %s", session.public_id, exc.code)
         raise ProofingRefused("provider_unavailable",
-                              _("The identity check service is unavailable. Please try again later."), 502) from None
+                              _("The identity check service is unavailable. Please try again later."),
+                              502) from None
     session.idemia_session_id = idemia_session_id
     session.status = Status.STARTED
     session.save(update_fields=["idemia_session_id", "status", "updated_at"])
@@ -131,7 +134,7 @@ class CallbackOutcome:
 
 ACCEPTED = CallbackOutcome(204)
 _UNKNOWN = CallbackOutcome(404, "unknown_session", _("No open proofing session matches this callback."))
-# A hash of a value no secret can have: compared when no session matched, so timing does not tell the two apart.
+# A hash no secret can have: compared when no session matched, so timing does not tell the two cases apart.
 _NO_SESSION_HASH = "0" * 64
 
 
@@ -162,7 +165,8 @@ def accept_callback(secret: str, body: bytes, *, request: HttpRequest | None = N
         if session.is_expired(now):
             return CallbackOutcome(410, "session_expired", _("This proofing session has expired."))
         if not _plausible(notice.timestamp, session, now):
-            return CallbackOutcome(400, "stale_callback", _("The callback's timestamp does not fit the session."))
+            return CallbackOutcome(400, "stale_callback",
+                                   _("The callback's timestamp does not fit the session."))
 
         session.callback_count += 1
         session.callback_received_at = now
@@ -176,14 +180,15 @@ def accept_callback(secret: str, body: bytes, *, request: HttpRequest | None = N
                     callback_count=session.callback_count, callback_received_at=now)
             logger.info("proofing %s ended by IDEMIA: %s", session.public_id, code)
             return ACCEPTED
-        if ProofingSession.objects.filter(idemia_identity_id=notice.identity_id).exclude(pk=session.pk).exists():
+        others = ProofingSession.objects.exclude(pk=session.pk)
+        if others.filter(idemia_identity_id=notice.identity_id).exists():
             return _identity_mismatch(session)
         session.idemia_identity_id = notice.identity_id
         session.status = Status.CALLBACK_RECEIVED
         try:
             with transaction.atomic():
-                session.save(update_fields=["idemia_identity_id", "status", "callback_count", "callback_received_at",
-                                            "updated_at"])
+                session.save(update_fields=["idemia_identity_id", "status", "callback_count",
+                                            "callback_received_at", "updated_at"])
         except IntegrityError:
             # Another session bound this identity between our check and our write.
             return _identity_mismatch(session)
@@ -207,13 +212,17 @@ def _repeat(session: ProofingSession, identity_id: str | None, status: str | Non
     A session bound to an identity only accepts repeats naming that identity; one that ended without an
     identity (abnormally, or timed out here) accepts repeats with the same status and ignores the rest.
     """
-    same = identity_id == session.idemia_identity_id if session.idemia_identity_id else (status or "") == session.idemia_status
+    if session.idemia_identity_id:
+        same = identity_id == session.idemia_identity_id
+    else:
+        same = (status or "") == session.idemia_status
     if not same:
         logger.warning("proofing %s: conflicting callback refused", session.public_id)
-        return CallbackOutcome(409, "callback_conflict", _("This proofing session already ended differently."))
+        return CallbackOutcome(409, "callback_conflict",
+                               _("This proofing session already ended differently."))
     ProofingSession.objects.filter(pk=session.pk).update(callback_count=session.callback_count + 1)
     if session.status == Status.CALLBACK_RECEIVED:
-        # The earlier fetch may have failed on a transient error; another try is harmless (it is claimed once).
+        # The earlier fetch may have failed on a transient error; another try is harmless (claimed once).
         pk = session.pk
         transaction.on_commit(lambda: schedule_fetch(pk))
     return ACCEPTED
@@ -221,7 +230,8 @@ def _repeat(session: ProofingSession, identity_id: str | None, status: str | Non
 
 def _identity_mismatch(session: ProofingSession) -> CallbackOutcome:
     logger.warning("proofing %s: callback names an identity bound to another session", session.public_id)
-    return CallbackOutcome(409, "identity_mismatch", _("The identity in this callback belongs to another session."))
+    return CallbackOutcome(409, "identity_mismatch",
+                           _("The identity in this callback belongs to another session."))
 
 
 # -- running the fetch -------------------------------------------------------------------------------
@@ -237,7 +247,9 @@ def schedule_fetch(session_pk: int) -> None:
     if runner:
         (import_string(runner) if isinstance(runner, str) else runner)(session_pk)
         return
-    threading.Thread(target=run_in_thread, args=(session_pk,), name="django-civic-proofing", daemon=True).start()
+    worker = threading.Thread(target=run_in_thread, args=(session_pk,), name="django-civic-proofing",
+                              daemon=True)
+    worker.start()
 
 
 def run_now(session_pk: int) -> None:

@@ -75,8 +75,9 @@ def reconcile(now: datetime | None = None, *, sleep: Callable[[float], None] = t
 
 
 def _give_up(session: ProofingSession, now: datetime) -> None:
+    code = session.error_code or "fetch_failed"
     ProofingSession.objects.filter(pk=session.pk, status=Status.CALLBACK_RECEIVED).update(
-        status=Status.ERROR, completed_at=now, error_code=session.error_code or "fetch_failed", updated_at=now)
+        status=Status.ERROR, completed_at=now, error_code=code, updated_at=now)
 
 
 def purge(days: int | None = None, now: datetime | None = None) -> int:

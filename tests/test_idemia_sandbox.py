@@ -39,8 +39,12 @@ def test_index_advertises_the_idemia_layout(civic_sandbox):
 
 def test_token_accepts_http_basic_like_cognito(civic_sandbox):
     basic = base64.b64encode(f"{defaults.IDEMIA_CLIENT_ID}:{defaults.IDEMIA_CLIENT_SECRET}".encode()).decode()
-    response = requests.post(f"{civic_sandbox.url}idemia/oauth2/token", data={"grant_type": "client_credentials"},
-                             headers={"Authorization": f"Basic {basic}"}, timeout=5)
+    response = requests.post(
+        f"{civic_sandbox.url}idemia/oauth2/token",
+        data={"grant_type": "client_credentials"},
+        headers={"Authorization": f"Basic {basic}"},
+        timeout=5,
+    )
     assert response.status_code == 200 and response.json()["access_token"]
     assert response.json()["expires_in"] == 3600  # Cognito's documented lifetime
 
@@ -61,10 +65,15 @@ def test_token_refusals(civic_sandbox, data, error):
 def test_sessions_need_a_valid_bearer_token(civic_sandbox):
     url = f"{civic_sandbox.url}idemia/rp/api/v1/sessions"
     assert requests.post(url, json={}, timeout=5).status_code == 401
-    assert requests.post(url, json={}, headers={"Authorization": "Bearer made-up"}, timeout=5).status_code == 401
+    assert (
+        requests.post(url, json={}, headers={"Authorization": "Bearer made-up"}, timeout=5).status_code == 401
+    )
     civic_sandbox.idemia_configure(token_ttl=0)
     stale = token(civic_sandbox.url)
-    assert requests.post(url, json={}, headers={"Authorization": f"Bearer {stale}"}, timeout=5).status_code == 401
+    assert (
+        requests.post(url, json={}, headers={"Authorization": f"Bearer {stale}"}, timeout=5).status_code
+        == 401
+    )
     assert civic_sandbox.idemia_state()["counters"]["sessions_created"] == 0
 
 
@@ -78,7 +87,9 @@ def test_session_urls_must_be_absolute_http(civic_sandbox, body):
 
 def test_journey_page_offers_personas_and_outcomes(civic_sandbox):
     session_id = create_session(civic_sandbox.url)
-    page = requests.get(f"{civic_sandbox.url}idemia/rp/api/v1/ipa/start", params={"session-id": session_id}, timeout=5)
+    page = requests.get(
+        f"{civic_sandbox.url}idemia/rp/api/v1/ipa/start", params={"session-id": session_id}, timeout=5
+    )
     assert page.status_code == 200
     for testid in ("idemia-persona-alice", "idemia-persona-bruno", "idemia-outcome-verified",
                    "idemia-outcome-not-verified", "idemia-outcome-error", "idemia-outcome-heartbeat-timeout"):
@@ -92,7 +103,9 @@ def test_journey_refuses_unknown_finished_and_expired_sessions(civic_sandbox):
     session_id = create_session(civic_sandbox.url)
     civic_sandbox.idemia_complete(session_id, "ERROR")
     assert requests.get(start, params={"session-id": session_id}, timeout=5).status_code == 409
-    civic_sandbox.control("POST", f"idemia/sessions/{session_id}/complete", {"outcome": "VERIFIED"}, expect=409)
+    civic_sandbox.control(
+        "POST", f"idemia/sessions/{session_id}/complete", {"outcome": "VERIFIED"}, expect=409
+    )
     civic_sandbox.idemia_configure(session_ttl=0)
     expired = create_session(civic_sandbox.url)
     assert requests.get(start, params={"session-id": expired}, timeout=5).status_code == 410
@@ -102,8 +115,12 @@ def test_finishing_redirects_to_goto_and_calls_back(civic_sandbox):
     with RecordingServer(default_status=204) as receiver:
         session_id = create_session(civic_sandbox.url, callbackUrl=receiver.url + "cb/s3cret/",
                                     gotoUrl="https://site.example/done/")
-        response = requests.post(f"{civic_sandbox.url}idemia/rp/api/v1/ipa/finish", allow_redirects=False,
-                                 data={"session-id": session_id, "persona": "chen", "outcome": "VERIFIED"}, timeout=5)
+        response = requests.post(
+            f"{civic_sandbox.url}idemia/rp/api/v1/ipa/finish",
+            allow_redirects=False,
+            data={"session-id": session_id, "persona": "chen", "outcome": "VERIFIED"},
+            timeout=5,
+        )
         assert response.status_code == 302 and response.headers["Location"] == "https://site.example/done/"
         session = civic_sandbox.idemia_wait_for_callback(session_id)
         assert session["callback"]["state"] == "delivered"
@@ -165,7 +182,9 @@ def test_gips_needs_the_api_key_and_the_proof_closes_the_transaction(civic_sandb
     assert requests.get(identity_url, headers={"apikey": "wrong"}, timeout=5).status_code == 401
     key = {"apikey": defaults.IDEMIA_API_KEY}
     payload = requests.get(identity_url, headers=key, timeout=5).json()
-    assert payload["globalStatus"]["id"] == identity_id and payload["globalStatus"]["levelOfAssurance"] == "LOA3"
+    assert (
+        payload["globalStatus"]["id"] == identity_id and payload["globalStatus"]["levelOfAssurance"] == "LOA3"
+    )
     civic_sandbox.inject_fault("idemia.proof", "processing")
     assert requests.get(identity_url + "/proof", headers=key, timeout=5).status_code == 403
     proof = requests.get(identity_url + "/proof", headers=key, timeout=5)
@@ -201,7 +220,11 @@ def test_reset_forgets_everything_and_stops_pending_callbacks(civic_sandbox):
 
 
 def test_unknown_fault_kinds_are_refused_on_idemia_channels(civic_sandbox):
-    for channel, kind in (("idemia.callback", "dropp"), ("idemia.proof", "procesing"), ("idemia.token", "processing")):
+    for channel, kind in (
+        ("idemia.callback", "dropp"),
+        ("idemia.proof", "procesing"),
+        ("idemia.token", "processing"),
+    ):
         civic_sandbox.control("POST", "faults", {"channel": channel, "kind": kind}, expect=400)
     civic_sandbox.inject_fault("idemia.gips", "processing")
     civic_sandbox.inject_fault("idemia.callback", "latency", delay=0.1)

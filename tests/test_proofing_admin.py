@@ -56,7 +56,9 @@ def listed(response) -> set[str]:
 
 
 def test_filters_by_status_and_level(staff, sessions):
-    assert listed(staff.get(CHANGELIST, {"status__exact": "verified"})) == {str(sessions["verified"].public_id)}
+    assert listed(staff.get(CHANGELIST, {"status__exact": "verified"})) == {
+        str(sessions["verified"].public_id)
+    }
     assert listed(staff.get(CHANGELIST, {"loa": "LOA1"})) == {str(sessions["low"].public_id)}
     assert listed(staff.get(CHANGELIST, {"loa": "none"})) == {str(sessions["open"].public_id)}
     assert len(listed(staff.get(CHANGELIST, {"loa": "bogus"}))) == 3
@@ -95,7 +97,9 @@ def test_proof_download_needs_the_permission(settings, tmp_path, sessions):
     viewer.user_permissions.add(Permission.objects.get(codename="view_proofingsession"))
     client = Client()
     client.force_login(viewer)
-    assert client.get(reverse("admin:django_civic_proofingsession_change", args=[session.pk])).status_code == 200
+    assert (
+        client.get(reverse("admin:django_civic_proofingsession_change", args=[session.pk])).status_code == 200
+    )
     assert client.get(url).status_code == 403
 
     viewer.user_permissions.add(Permission.objects.get(codename="download_proof"))

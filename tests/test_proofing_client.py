@@ -115,16 +115,27 @@ def test_wrong_client_secret_is_unauthorized_and_not_echoed(civic_sandbox):
     assert caught.value.retryable is False
 
 
-@pytest.mark.parametrize(("fault", "error", "retryable"), [
-    ({"kind": "status", "status": 500}, errors.ProofingUpstreamError, True),
-    ({"kind": "status", "status": 429, "retry_after": 7}, errors.ProofingRateLimited, True),
-    ({"kind": "status", "status": 400}, errors.ProofingBadRequest, False),
-    ({"kind": "malformed"}, ProofingMalformedResponse, False),
-    ({"kind": "malformed", "body": '{"access_token": "", "expires_in": 3600}'}, ProofingMalformedResponse, False),
-    ({"kind": "malformed", "body": '{"access_token": "abc", "token_type": "MAC"}'}, ProofingMalformedResponse, False),
-    ({"kind": "malformed", "body": '{"a":' * 3000}, ProofingMalformedResponse, False),
-    ({"kind": "status", "status": 302}, ProofingMalformedResponse, False),
-])
+@pytest.mark.parametrize(
+    ("fault", "error", "retryable"),
+    [
+        ({"kind": "status", "status": 500}, errors.ProofingUpstreamError, True),
+        ({"kind": "status", "status": 429, "retry_after": 7}, errors.ProofingRateLimited, True),
+        ({"kind": "status", "status": 400}, errors.ProofingBadRequest, False),
+        ({"kind": "malformed"}, ProofingMalformedResponse, False),
+        (
+            {"kind": "malformed", "body": '{"access_token": "", "expires_in": 3600}'},
+            ProofingMalformedResponse,
+            False,
+        ),
+        (
+            {"kind": "malformed", "body": '{"access_token": "abc", "token_type": "MAC"}'},
+            ProofingMalformedResponse,
+            False,
+        ),
+        ({"kind": "malformed", "body": '{"a":' * 3000}, ProofingMalformedResponse, False),
+        ({"kind": "status", "status": 302}, ProofingMalformedResponse, False),
+    ],
+)
 def test_token_endpoint_failures_are_typed(civic_sandbox, client, fault, error, retryable):
     civic_sandbox.inject_fault("idemia.token", **fault)
     with pytest.raises(error) as caught:
@@ -161,7 +172,10 @@ def test_create_session_sends_our_urls(civic_sandbox, client):
 
 def test_start_url_is_the_rp_handler_start_page(civic_sandbox, client):
     session_id = client.create_session()
-    assert client.start_url(session_id) == f"{civic_sandbox.url}idemia/rp/api/v1/ipa/start?session-id={session_id}"
+    assert (
+        client.start_url(session_id)
+        == f"{civic_sandbox.url}idemia/rp/api/v1/ipa/start?session-id={session_id}"
+    )
     with pytest.raises(ProofingInvalidIdentifier):
         client.start_url("x&evil=1")
 
@@ -337,17 +351,24 @@ def test_parse_callback_refuses_malformed_fields(change):
             assert value not in str(caught.value)
 
 
-@pytest.mark.parametrize("body", [b"", b"[]", b"nul", b"\xff\xfe", b'{"a":' * 5000, b'{"a":' * 3000, b"[" * 3000,
-                                  b"1" * 20000])
+@pytest.mark.parametrize(
+    "body", [b"", b"[]", b"nul", b"\xff\xfe", b'{"a":' * 5000, b'{"a":' * 3000, b"[" * 3000, b"1" * 20000]
+)
 def test_parse_callback_refuses_non_objects(body):
     with pytest.raises(CallbackError):
         parse_callback(body)
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.one_of(st.binary(max_size=300), st.dictionaries(st.sampled_from(list(VALID_CALLBACK) + ["status"]),
-                                                          st.one_of(st.none(), st.text(max_size=50), st.integers(),
-                                                                    st.floats(), st.booleans()))))
+@given(
+    st.one_of(
+        st.binary(max_size=300),
+        st.dictionaries(
+            st.sampled_from(list(VALID_CALLBACK) + ["status"]),
+            st.one_of(st.none(), st.text(max_size=50), st.integers(), st.floats(), st.booleans()),
+        ),
+    )
+)
 def test_parse_callback_never_fails_any_other_way(data):
     body = data if isinstance(data, bytes) else json.dumps(data).encode()
     try:
@@ -362,23 +383,47 @@ def test_parse_identity_requires_status_and_level():
     with pytest.raises(ProofingMalformedResponse):
         parse_identity([], "gips-x")
     with pytest.raises(ProofingMalformedResponse):
-        parse_identity({"globalStatus": {"id": "gips-other", "status": "X", "levelOfAssurance": "LOA1"}}, "gips-x")
+        parse_identity(
+            {"globalStatus": {"id": "gips-other", "status": "X", "levelOfAssurance": "LOA1"}}, "gips-x"
+        )
 
 
 def test_parse_identity_without_documents_is_an_empty_identity():
-    record = parse_identity({"globalStatus": {"status": "EXPECTING_INPUT", "levelOfAssurance": "LOA0"}}, "gips-x")
+    record = parse_identity(
+        {"globalStatus": {"status": "EXPECTING_INPUT", "levelOfAssurance": "LOA0"}}, "gips-x"
+    )
     assert record.document is None and record.person.given_names == "" and record.is_final
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.recursive(st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=20)),
-                    lambda children: st.one_of(st.lists(children, max_size=4),
-                                               st.dictionaries(st.sampled_from(
-                                                   ["globalStatus", "status", "levelOfAssurance", "idDocuments",
-                                                    "idDocumentData", "personalAttributes", "givenNames", "value",
-                                                    "evidenceStatus", "portrait", "creationDateTime"]),
-                                                   children, max_size=5)),
-                    max_leaves=30))
+@given(
+    st.recursive(
+        st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=20)),
+        lambda children: st.one_of(
+            st.lists(children, max_size=4),
+            st.dictionaries(
+                st.sampled_from(
+                    [
+                        "globalStatus",
+                        "status",
+                        "levelOfAssurance",
+                        "idDocuments",
+                        "idDocumentData",
+                        "personalAttributes",
+                        "givenNames",
+                        "value",
+                        "evidenceStatus",
+                        "portrait",
+                        "creationDateTime",
+                    ]
+                ),
+                children,
+                max_size=5,
+            ),
+        ),
+        max_leaves=30,
+    )
+)
 def test_parse_identity_never_fails_any_other_way(payload):
     try:
         parse_identity(payload, "gips-x")

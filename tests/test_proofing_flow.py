@@ -61,7 +61,10 @@ def idemia(settings, civic_sandbox):
 def proof_storage(settings, tmp_path):
     settings.STORAGES = {
         **settings.STORAGES,
-        "proofs": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(tmp_path)}},
+        "proofs": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path)},
+        },
     }
     return tmp_path
 
@@ -98,7 +101,9 @@ def post_callback(path: str, body, **extra):
     # transaction.on_commit, which the test transaction would otherwise never reach.
     data = body if isinstance(body, (bytes, str)) else json.dumps(body)
     with TestCase.captureOnCommitCallbacks(execute=True):
-        return Client(enforce_csrf_checks=True).post(path, data=data, content_type="application/json", **extra)
+        return Client(enforce_csrf_checks=True).post(
+            path, data=data, content_type="application/json", **extra
+        )
 
 
 def snapshot(sandbox=None) -> tuple:
@@ -141,9 +146,13 @@ def test_start_creates_the_idemia_session_with_a_secret_callback_url(idemia, bro
     secret = callback.path[len(prefix):].strip("/")
     assert len(secret) >= 43  # 256 bits, URL-safe base64
     # Only a hash is stored: the secret itself appears in no column.
-    assert all(secret not in str(value) for value in ProofingSession.objects.values().get(pk=session.pk).values())
+    assert all(
+        secret not in str(value) for value in ProofingSession.objects.values().get(pk=session.pk).values()
+    )
     assert session.secret_matches(secret) and not session.secret_matches(secret[:-1] + "x")
-    assert urlsplit(recorded["goto_url"]).path == reverse("django_civic:proofing-done", args=[session.public_id])
+    assert urlsplit(recorded["goto_url"]).path == reverse(
+        "django_civic:proofing-done", args=[session.public_id]
+    )
     assert session.expires_at > session.created_at
 
 
@@ -227,9 +236,14 @@ def test_verified_identity_is_recorded_encrypted(idemia, browser, user):
     assert (identity.user, identity.provider, identity.subject) == (user, "idemia", body["identityId"])
     values = {a.label: a.value for a in identity.attributes.all()}
     assert values == {
-        "idemia.givenName": "Alice Marie", "idemia.surname": "Sandbox", "idemia.dateOfBirth": "1990-04-12",
-        "idemia.documentType": "PASSPORT", "idemia.documentNumber": "X1234567", "idemia.issuingCountry": "GBR",
-        "idemia.expiryDate": "2031-05-31", "idemia.levelOfAssurance": "LOA3",
+        "idemia.givenName": "Alice Marie",
+        "idemia.surname": "Sandbox",
+        "idemia.dateOfBirth": "1990-04-12",
+        "idemia.documentType": "PASSPORT",
+        "idemia.documentNumber": "X1234567",
+        "idemia.issuingCountry": "GBR",
+        "idemia.expiryDate": "2031-05-31",
+        "idemia.levelOfAssurance": "LOA3",
     }
     assert all(a.is_valid and a.is_owner for a in identity.attributes.all())
     with connection.cursor() as cursor:
@@ -382,14 +396,18 @@ def test_forged_identity_of_another_session(idemia, pending, browser):
     post_callback(victim_path, victim_body)
     before = snapshot(idemia)
     # Our session, pointed at the identity another session already bound.
-    assert_refused(post_callback(path, {**body, "identityId": victim_body["identityId"]}), 409, "identity_mismatch")
+    assert_refused(
+        post_callback(path, {**body, "identityId": victim_body["identityId"]}), 409, "identity_mismatch"
+    )
     assert snapshot(idemia) == before
 
 
 def test_forged_application(idemia, pending):
     session, path, body = pending
     before = snapshot(idemia)
-    assert_refused(post_callback(path, {**body, "applicationId": "someone-elses-app"}), 403, "wrong_application")
+    assert_refused(
+        post_callback(path, {**body, "applicationId": "someone-elses-app"}), 403, "wrong_application"
+    )
     assert snapshot(idemia) == before
 
 
@@ -501,7 +519,9 @@ def test_identity_created_before_the_session_is_refused(idemia, browser):
     post_callback(*finish(idemia, session))
     assert scheduled[-1] == session.pk
     # As if the session had started long after IDEMIA created the identity the callback names.
-    ProofingSession.objects.filter(pk=session.pk).update(created_at=timezone.now() + timezone.timedelta(hours=1))
+    ProofingSession.objects.filter(pk=session.pk).update(
+        created_at=timezone.now() + timezone.timedelta(hours=1)
+    )
     fetch_and_record(session.pk)
     session.refresh_from_db()
     assert (session.status, session.error_code) == (Status.ERROR, "identity_mismatch")

@@ -33,7 +33,9 @@ Status = ProofingSession.Status
 
 @pytest.fixture
 def site(live_server, settings, civic_sandbox):
-    settings.CIVIC = civic_sandbox.civic_settings(SANDBOX_ALLOW_WITHOUT_DEBUG=True, API={"THROTTLE_RATE": None})
+    settings.CIVIC = civic_sandbox.civic_settings(
+        SANDBOX_ALLOW_WITHOUT_DEBUG=True, API={"THROTTLE_RATE": None}
+    )
     civic_sandbox.idemia_configure(retry_delay=0.1)
     return live_server.url
 
@@ -45,7 +47,9 @@ def person(site):
     client = Client()
     client.force_login(user)
     http = requests.Session()
-    http.cookies.set(django_settings.SESSION_COOKIE_NAME, client.cookies[django_settings.SESSION_COOKIE_NAME].value)
+    http.cookies.set(
+        django_settings.SESSION_COOKIE_NAME, client.cookies[django_settings.SESSION_COOKIE_NAME].value
+    )
     assert http.get(f"{site}/civic/proofing/", timeout=10).status_code == 200  # sets the CSRF cookie
     http.user = user
     yield http
@@ -60,10 +64,14 @@ def start(site: str, http: requests.Session) -> tuple[ProofingSession, str]:
     page = http.get(f"{site}{response.headers['Location']}", timeout=10)
     link = re.search(r'href="([^"]+)"[^>]*data-testid="proofing-start-link"', page.text)
     assert link and "<svg" in page.text
-    return ProofingSession.objects.get(user=http.user, status=Status.STARTED), link.group(1).replace("&amp;", "&")
+    return ProofingSession.objects.get(user=http.user, status=Status.STARTED), link.group(1).replace(
+        "&amp;", "&"
+    )
 
 
-def wait_until_final(site: str, http: requests.Session, session: ProofingSession, timeout: float = 20) -> dict:
+def wait_until_final(
+    site: str, http: requests.Session, session: ProofingSession, timeout: float = 20
+) -> dict:
     deadline = time.monotonic() + timeout
     while True:
         status = http.get(f"{site}/civic/proofing/{session.public_id}/status/", timeout=10).json()

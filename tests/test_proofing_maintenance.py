@@ -106,7 +106,9 @@ def test_purge_deletes_old_finished_sessions_and_their_proofs(settings, tmp_path
     now = timezone.now()
     name = store_proof(b"PK old proof")
     old = make_session(user, status=Status.VERIFIED, completed_at=now - timedelta(days=40), proof_file=name)
-    old_error = make_session(user, status=Status.ERROR, created_at=now - timedelta(days=50), completed_at=None)
+    old_error = make_session(
+        user, status=Status.ERROR, created_at=now - timedelta(days=50), completed_at=None
+    )
     recent = make_session(user, status=Status.VERIFIED, completed_at=now - timedelta(days=5))
     still_open = make_session(user, created_at=now - timedelta(days=60))
     with django_capture_on_commit_callbacks(execute=True):

@@ -53,9 +53,10 @@ class ProofingSessionAdmin(admin.ModelAdmin):
     list_filter = ("status", LevelOfAssuranceFilter)
     list_select_related = ("user",)
     show_full_result_count = False
-    fields = ("public_id", "user", "status", "level_of_assurance", "identity_link", "idemia_status", "error_code",
-              "idemia_session_id", "idemia_identity_id", "created_at", "expires_at", "callback_received_at",
-              "completed_at", "callback_count", "fetch_attempts", "proof_fetched_at", "proof_archive")
+    fields = ("public_id", "user", "status", "level_of_assurance", "identity_link", "idemia_status",
+              "error_code", "idemia_session_id", "idemia_identity_id", "created_at", "expires_at",
+              "callback_received_at", "completed_at", "callback_count", "fetch_attempts", "proof_fetched_at",
+              "proof_archive")
     readonly_fields = fields
 
     def get_search_fields(self, request: HttpRequest) -> tuple[str, ...]:
@@ -85,7 +86,8 @@ class ProofingSessionAdmin(admin.ModelAdmin):
             return "—"
         # The download view checks the permission; the link is shown to everyone who can see the session.
         url = reverse("admin:django_civic_proofingsession_proof", args=[obj.pk])
-        return format_html('{} B · <a href="{}">{}</a>', f"{obj.proof_size:,}", url, _("download (decrypted)"))
+        return format_html('{} B · <a href="{}">{}</a>', f"{obj.proof_size:,}", url,
+                           _("download (decrypted)"))
 
     def get_urls(self) -> list[Any]:
         return [
@@ -104,7 +106,8 @@ class ProofingSessionAdmin(admin.ModelAdmin):
             content = read_proof(session)
         except (FileNotFoundError, DecryptionError):
             raise Http404(_("No readable proof archive is stored for this session.")) from None
-        logger.info("proof archive of proofing %s downloaded by user pk %s", session.public_id, request.user.pk)
+        logger.info("proof archive of proofing %s downloaded by user pk %s", session.public_id,
+                    request.user.pk)
         response = HttpResponse(content, content_type="application/zip")
         response["Content-Disposition"] = f'attachment; filename="proof-{session.public_id}.zip"'
         response["Cache-Control"] = "no-store"

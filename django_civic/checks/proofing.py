@@ -5,7 +5,7 @@ Stable ids (documented in docs/proofing.md):
 - ``django_civic.E201`` IDEMIA partly configured: some credentials set, others missing
 - ``django_civic.E202`` an IDEMIA or callback URL that is not HTTPS outside ``DEBUG``
 - ``django_civic.E203`` ``MIN_LEVEL_OF_ASSURANCE`` is not ``LOA0`` .. ``LOA9``
-- ``django_civic.E204`` ``SESSION_TIMEOUT``, ``MAX_SESSIONS_PER_DAY`` or ``RETENTION_DAYS`` not a positive integer
+- ``django_civic.E204`` ``SESSION_TIMEOUT``, ``MAX_SESSIONS_PER_DAY`` or ``RETENTION_DAYS`` not positive
 - ``django_civic.E205`` ``TASK_RUNNER`` cannot be imported or is not callable
 - ``django_civic.E206`` ``STORE_PROOF`` on but ``PROOF_STORAGE`` names no configured storage
 - ``django_civic.W201`` no ``CALLBACK_BASE_URL``: callback URLs are built from the request's Host header
@@ -57,8 +57,8 @@ def check_https(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMess
     if settings.DEBUG or civic_settings.SANDBOX or not _in_use():
         return []
     idemia = civic_settings.IDEMIA
-    plain = [key for key in _URLS
-             if isinstance(idemia[key], str) and idemia[key] and urlsplit(idemia[key]).scheme.lower() != "https"]
+    plain = [key for key in _URLS if isinstance(idemia[key], str) and idemia[key]
+             and urlsplit(idemia[key]).scheme.lower() != "https"]
     if not plain:
         return []
     return [checks.Error(
@@ -117,8 +117,8 @@ def check_runner_and_storage(app_configs: Any = None, **kwargs: Any) -> list[che
         if not callable(target):
             found.append(checks.Error(
                 "CIVIC['IDEMIA']['TASK_RUNNER'] cannot be imported or is not callable.",
-                hint="A dotted path to a callable taking a session's primary key, e.g. 'myapp.tasks.fetch.delay', "
-                     "or None for a background thread.",
+                hint="A dotted path to a callable taking a session's primary key, e.g. "
+                     "'myapp.tasks.fetch.delay', or None for a background thread.",
                 id="django_civic.E205",
             ))
     if idemia["STORE_PROOF"]:
@@ -143,7 +143,9 @@ def check_runner_and_storage(app_configs: Any = None, **kwargs: Any) -> list[che
 @checks.register(checks.Tags.security)
 def check_callback_base_url(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """W201: without a fixed base URL the callback URL follows the Host header of the starting request."""
-    if civic_settings.SANDBOX or settings.DEBUG or not _in_use() or civic_settings.IDEMIA["CALLBACK_BASE_URL"]:
+    if civic_settings.SANDBOX or settings.DEBUG or not _in_use():
+        return []
+    if civic_settings.IDEMIA["CALLBACK_BASE_URL"]:
         return []
     return [checks.Warning(
         "CIVIC['IDEMIA']['CALLBACK_BASE_URL'] is not set: IDEMIA's callback and return URLs are built from "

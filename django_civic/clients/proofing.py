@@ -1,4 +1,4 @@
-"""``get_proofing_client(request)``: the :class:`~django_civic.proofing.ProofingClient` for the current settings.
+"""``get_proofing_client(request)``: the :class:`~django_civic.proofing.ProofingClient` for the settings.
 
 One client per configuration and process: it holds the pooled HTTP session and, above all, the cached
 IDEMIA access token that every request of the process shares. With ``CIVIC["SANDBOX"]`` the client talks

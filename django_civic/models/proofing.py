@@ -60,7 +60,8 @@ class ProofingSession(models.Model):
         help_text=_("The id in this site's proofing URLs (never the database key, never IDEMIA's ids)."),
     )
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="proofing_sessions", verbose_name=_("user"),
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="proofing_sessions",
+        verbose_name=_("user"),
     )
     idemia_session_id = models.CharField(
         _("IDEMIA session id"), max_length=128, unique=True, null=True, blank=True,
@@ -83,7 +84,8 @@ class ProofingSession(models.Model):
     )
     error_code = models.CharField(
         _("error code"), max_length=64, blank=True, default="",
-        help_text=_("Why the session failed, or the last retryable failure (a stable code, no personal data)."),
+        help_text=_("Why the session failed, or the last retryable failure (a stable code, no personal "
+                    "data)."),
     )
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)

@@ -123,7 +123,7 @@ class ProofingClient:
         token = payload.get("access_token")
         token_type = payload.get("token_type", "Bearer")
         expires_in = payload.get("expires_in", 3600)
-        if not isinstance(token, str) or not token or len(token) > 16 * 1024 or any(c.isspace() for c in token):
+        if not isinstance(token, str) or not 0 < len(token) <= 16 * 1024 or any(c.isspace() for c in token):
             raise errors.ProofingMalformedResponse("the token endpoint returned no usable access_token")
         if not isinstance(token_type, str) or token_type.lower() != "bearer":
             raise errors.ProofingMalformedResponse("the token endpoint returned a token that is not Bearer")
@@ -144,9 +144,10 @@ class ProofingClient:
         data = json.dumps(body).encode("utf-8")
         for attempt in (1, 2):
             token = self.access_token()
+            headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json",
+                       "Accept": "application/json"}
             response = self._send("POST", self.rp_handler_url + _SESSIONS_PATH, "the rp-handler", data=data,
-                                  headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json",
-                                           "Accept": "application/json"})
+                                  headers=headers)
             if response.status_code == 401 and attempt == 1:
                 # The cached token was revoked or expired early: get a new one, once.
                 response.close()
@@ -203,7 +204,8 @@ class ProofingClient:
         except requests.Timeout:
             raise errors.ProofingTimeout(f"{service} did not answer in time") from None
         except requests.RequestException as exc:
-            raise errors.ProofingConnectionError(f"{service} could not be reached ({type(exc).__name__})") from None
+            raise errors.ProofingConnectionError(
+                f"{service} could not be reached ({type(exc).__name__})") from None
 
     @staticmethod
     def _raise_for_status(response: requests.Response, service: str,
@@ -214,13 +216,14 @@ class ProofingClient:
         response.close()
         if 300 <= status < 400:
             # Never follow: a redirect would carry our credentials to wherever it points.
-            raise errors.ProofingMalformedResponse(f"{service} answered with a redirect ({status})", status=status)
+            raise errors.ProofingMalformedResponse(f"{service} answered with a redirect ({status})",
+                                                   status=status)
         if status == 400:
             raise errors.ProofingBadRequest(f"{service} rejected the request (400)", status=status)
         if status == 401:
             raise errors.ProofingUnauthorized(f"{service} refused our credentials (401)", status=status)
         if status == 403:
-            # GIPS answers 403 on the proof while the identity is PROCESSING. Elsewhere 403 means access denied.
+            # GIPS answers 403 on the proof while the identity is PROCESSING; elsewhere 403 is a refusal.
             raise forbidden(f"{service} answered 403", status=status)
         if status in (404, 410):
             raise errors.ProofingNotFound(f"{service} does not know this identity ({status})", status=status)
@@ -229,7 +232,8 @@ class ProofingClient:
                                              retry_after=_retry_after(response.headers.get("Retry-After")))
         if status >= 500:
             raise errors.ProofingUpstreamError(f"{service} failed ({status})", status=status)
-        raise errors.ProofingMalformedResponse(f"{service} answered an unexpected status {status}", status=status)
+        raise errors.ProofingMalformedResponse(f"{service} answered an unexpected status {status}",
+                                               status=status)
 
     @staticmethod
     def _json(response: requests.Response, service: str) -> dict[str, Any]:

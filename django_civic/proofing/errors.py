@@ -44,7 +44,7 @@ class ProofingUnauthorized(ProofingError):
 
 
 class ProofingNotFound(ProofingError):
-    """IDEMIA does not know the identity (HTTP 404): never created, or deleted after the proof or a timeout."""
+    """IDEMIA does not know the identity (HTTP 404): never created, or deleted (proof fetched, timed out)."""
 
     code = "proofing_not_found"
 
@@ -62,7 +62,8 @@ class ProofingRateLimited(ProofingError):
     code = "proofing_rate_limited"
     retryable = True
 
-    def __init__(self, message: str = "", *, status: int | None = 429, retry_after: int | None = None) -> None:
+    def __init__(self, message: str = "", *, status: int | None = 429,
+                 retry_after: int | None = None) -> None:
         super().__init__(message, status=status)
         self.retry_after = retry_after
 

@@ -4,7 +4,7 @@
 ``proofing/start/``                    POST (CSRF): create a session, redirect to its page
 ``proofing/<id>/``                     GET: the QR code and link to IDEMIA's journey; follows the status
 ``proofing/<id>/status/``              GET: ``{"status", "final", "level_of_assurance", "outcome_url"}``
-``proofing/<id>/done/``                GET: IDEMIA's ``gotoUrl``: the outcome (owner only; others a neutral page)
+``proofing/<id>/done/``                GET: IDEMIA's ``gotoUrl``: the outcome (owner only; others: neutral)
 ``proofing/callback/<secret>/``        POST: IDEMIA's end-of-process notification (``proofing_flow``)
 
 ``<id>`` is the session's public UUID; every page checks it belongs to ``request.user`` (404 otherwise).
@@ -88,8 +88,9 @@ def session_page(request: HttpRequest, public_id: Any) -> HttpResponse:
         except ProofingError:
             journey_url = ""
         if journey_url:
-            qr_svg = segno.make(journey_url, error="m").svg_inline(
-                scale=4, border=2, svgclass="civic-proofing-qr", title=str(_("QR code of the identity check link")))
+            title = str(_("QR code of the identity check link"))
+            qr_code = segno.make(journey_url, error="m")
+            qr_svg = qr_code.svg_inline(scale=4, border=2, svgclass="civic-proofing-qr", title=title)
     return render(request, "django_civic/proofing/session.html", {
         "session": session,
         "journey_url": journey_url,
@@ -149,7 +150,8 @@ def callback(request: HttpRequest, secret: str) -> HttpResponse:
     if status_code < 300:
         response = HttpResponse(status=status_code)
     else:
-        response = error_response(code, detail, status_code, headers={"Allow": "POST"} if status_code == 405 else None)
+        headers = {"Allow": "POST"} if status_code == 405 else None
+        response = error_response(code, detail, status_code, headers=headers)
         logger.warning("IDEMIA callback refused: %s (%s)", status_code, code)
     # Django logs every 4xx with the request path, which here holds the session's secret: we logged above.
     response._has_been_logged = True  # type: ignore[attr-defined]

@@ -20,6 +20,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         report = reconcile()
         self.stdout.write(
-            f"timed out: {report.timed_out}, fetched: {report.fetched}, still pending: {report.still_pending}, "
-            f"failed: {report.failed}, proofs stored: {report.proofs_stored}"
+            f"timed out: {report.timed_out}, fetched: {report.fetched}, "
+            f"still pending: {report.still_pending}, failed: {report.failed}, "
+            f"proofs stored: {report.proofs_stored}"
         )

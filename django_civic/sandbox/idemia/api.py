@@ -40,7 +40,7 @@ def _oauth_error(code: str, status: int = 400) -> JsonResponse:
 @csrf_exempt
 @require_POST
 def token(request: HttpRequest) -> HttpResponse:
-    """``POST {cognito}/oauth2/token``: client credentials in the form body or HTTP Basic (as Cognito takes)."""
+    """``POST {cognito}/oauth2/token``: client credentials in the form body or HTTP Basic, as Cognito."""
     response, _fault = apply_generic("idemia.token")
     if response is not None:
         return response
@@ -50,10 +50,12 @@ def token(request: HttpRequest) -> HttpResponse:
     header = request.headers.get("Authorization", "")
     if header.startswith("Basic "):
         try:
-            client_id, _, client_secret = base64.b64decode(header[6:], validate=True).decode("utf-8").partition(":")
+            decoded = base64.b64decode(header[6:], validate=True).decode("utf-8")
+            client_id, _, client_secret = decoded.partition(":")
         except (binascii.Error, UnicodeDecodeError):
             return _oauth_error("invalid_client")
-    if not (_same(client_id, defaults.IDEMIA_CLIENT_ID) and _same(client_secret, defaults.IDEMIA_CLIENT_SECRET)):
+    known_id = _same(client_id, defaults.IDEMIA_CLIENT_ID)
+    if not known_id or not _same(client_secret, defaults.IDEMIA_CLIENT_SECRET):
         return _oauth_error("invalid_client")
     access_token, expires_in = store.issue_token()
     return JsonResponse({"access_token": access_token, "expires_in": expires_in, "token_type": "Bearer"})
@@ -73,7 +75,8 @@ def _absolute_url(value: object, name: str) -> str | None:
 @csrf_exempt
 @require_POST
 def create_session(request: HttpRequest) -> HttpResponse:
-    """``POST {rp-handler}/api/v1/sessions`` (Bearer): ``{"callbackUrl"?, "gotoUrl"?}`` -> ``{"sessionId"}``."""
+    """``POST {rp-handler}/api/v1/sessions`` (Bearer): ``{"callbackUrl"?, "gotoUrl"?}`` -> ``{"sessionId"}``.
+    """
     response, _fault = apply_generic("idemia.session")
     if response is not None:
         return response

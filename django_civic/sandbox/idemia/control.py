@@ -2,10 +2,12 @@
 
   GET  sessions                       the IPA sessions, newest first
   GET  sessions/<id>                  one session: state, outcome, identity id, callback deliveries
-  POST sessions/<id>/complete         {"outcome": "VERIFIED", "persona": "alice", "loa": "LOA3", "wait": false}
+  POST sessions/<id>/complete         {"outcome": "VERIFIED", "persona": "alice", "loa": "LOA3",
+                                       "wait": false}
   GET  identities/<id>                a GIPS identity: identity and proof fetch counts, closed or not
   GET  state                          configuration and counters (tokens issued, sessions created)
-  POST config                         {"token_ttl": s, "session_ttl": s, "retry_delay": s, "callback_timeout": s}
+  POST config                         {"token_ttl": s, "session_ttl": s, "retry_delay": s,
+                                       "callback_timeout": s}
 """
 
 from __future__ import annotations

@@ -68,7 +68,7 @@ def identity_payload(identity: GipsIdentity, *, processing: bool = False) -> dic
             "evidenceId": f"{identity.identity_id}-portrait",
             "type": "PORTRAIT",
             "submitDateTime": _iso(identity.created),
-            "evidenceStatus": {"status": "PROCESSING" if processing else ("VERIFIED" if verified else "NOT_VERIFIED"),
+            "evidenceStatus": {"status": document_status,
                                "strength": "LEVEL4" if verified else "LEVEL0",
                                "score": "LEVEL4" if verified else "LEVEL0"},
             "portraitQuality": verified,

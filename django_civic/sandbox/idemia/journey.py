@@ -96,7 +96,8 @@ def start(request: HttpRequest) -> HttpResponse:
         "session_id": session.session_id,
         "personas": PERSONAS.values(),
         "default_persona": DEFAULT_PERSONA,
-        "outcomes": [(outcome, outcome.lower().replace("_", "-"), _OUTCOME_LABELS[outcome]) for outcome in OUTCOMES],
+        "outcomes": [(outcome, outcome.lower().replace("_", "-"), _OUTCOME_LABELS[outcome])
+                     for outcome in OUTCOMES],
     })
 
 
@@ -105,8 +106,8 @@ def start(request: HttpRequest) -> HttpResponse:
 def finish(request: HttpRequest) -> HttpResponse:
     try:
         session = open_session(request.POST.get("session-id"))
-        complete_session(session, request.POST.get("outcome", ""), request.POST.get("persona", DEFAULT_PERSONA),
-                         base_url(request))
+        outcome, persona = request.POST.get("outcome", ""), request.POST.get("persona", DEFAULT_PERSONA)
+        complete_session(session, outcome, persona, base_url(request))
     except JourneyError as exc:
         return _render("problem.html", {"message": str(exc)}, exc.status)
     if session.goto_url:

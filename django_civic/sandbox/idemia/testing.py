@@ -42,14 +42,15 @@ class IdemiaHelpers:
         return self.control("POST", f"idemia/sessions/{session_id}/complete", body)
 
     def idemia_wait_for_callback(self, session_id: str, timeout: float = 15.0) -> dict[str, Any]:
-        """Wait until the session's callback delivery is over (delivered, failed or dropped); return the session."""
+        """Wait until the session's callback delivery is over (delivered, failed, dropped); return it."""
         deadline = time.monotonic() + timeout
         while True:
             session = self.idemia_session(session_id)
             if session["callback"]["state"] in ("delivered", "failed", "dropped", "none"):
                 return session
             if time.monotonic() > deadline:
-                raise AssertionError(f"the IDEMIA sandbox's callback for {session_id} is still {session['callback']['state']}")
+                state = session["callback"]["state"]
+                raise AssertionError(f"the IDEMIA sandbox's callback for {session_id} is still {state}")
             time.sleep(0.05)
 
 
@@ -96,7 +97,8 @@ class RecordingServer:
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True, name="recording-server")
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True,
+                                        name="recording-server")
         self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}/"
 
     def __enter__(self) -> RecordingServer:
