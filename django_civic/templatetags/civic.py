@@ -102,3 +102,24 @@ def next_number() -> int:
 def sip_app_id(request: Any) -> str:
     """The app id the browser library must use: the one the server-side client exchanges codes for."""
     return sip_config(request)["app_id"]
+
+
+@register.inclusion_tag("django_civic/civic_auth/button.html", takes_context=True)
+def civic_auth_button(context: template.Context, next: str | None = None, label: str | None = None,  # noqa: A002
+                      id: str | None = None, login_hint: str | None = None) -> dict[str, Any]:  # noqa: A002
+    """"Continue with Civic" for Civic Auth (OIDC): a POST form (with the CSRF token) to ``civic/auth/login/``.
+
+    ``next`` defaults to the page's ``?next=`` and is dropped if unsafe; ``label`` replaces the text;
+    ``id`` sets the button's HTML id; ``login_hint`` is passed to Civic (in the sandbox, a persona name
+    signs in at once). Renders ``django_civic/civic_auth/button.html``.
+    """
+    request = context.get("request")
+    if request is None:
+        raise ImproperlyConfigured(
+            "civic_auth_button needs the request in the template context: add "
+            "'django.template.context_processors.request' to your TEMPLATES context processors."
+        )
+    if next is None:
+        next = request.GET.get("next")  # noqa: A001
+    return {"action": reverse("django_civic:civic_auth_login"), "next": safe_next_url(request, next) or "",
+            "label": label, "button_id": id, "login_hint": login_hint}
