@@ -67,7 +67,7 @@ LOGOUT_REDIRECT_URL = "/"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # The sandbox (mounted at /civic-sandbox/) plays Civic and IDEMIA: no credentials needed.
-CIVIC = {"SANDBOX": True}
+CIVIC = {"SANDBOX": True, "AUTH": {"STORE_TOKENS": True}}  # STORE_TOKENS: the API demo page uses the Civic token
 
 # runserver is one process, so the local-memory cache does see every use of an auth code. A real site
 # runs several workers and must point CIVIC["CACHE_ALIAS"] at Redis, Memcached or the database cache.
