@@ -163,6 +163,23 @@ def test_client_authentication(civic_sandbox, auth, extra, status):
     assert "Basic" in response.headers["WWW-Authenticate"]
 
 
+def test_the_default_client_also_works_like_a_pkce_only_sdk(civic_sandbox):
+    """civic-auth-py sends client_id and code_verifier, no secret: accepted when the login used PKCE."""
+    code, verifier = code_for(civic_sandbox)
+    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT, "code_verifier": verifier,
+            "client_id": civic_sandbox.oidc_client_id}
+    body = token(civic_sandbox, form).json()
+    assert body["id_token"]
+    refreshed = token(civic_sandbox, {"grant_type": "refresh_token", "refresh_token": body["refresh_token"],
+                                      "client_id": civic_sandbox.oidc_client_id})
+    assert refreshed.status_code == 200
+    # Without PKCE the secret is required.
+    result = redirected(authorize(civic_sandbox, login_hint="alice"))
+    response = token(civic_sandbox, {"grant_type": "authorization_code", "code": result["code"],
+                                     "redirect_uri": REDIRECT, "client_id": civic_sandbox.oidc_client_id})
+    assert response.status_code == 401 and response.json()["error"] == "invalid_client"
+
+
 def test_client_secret_post_works_too(civic_sandbox):
     response = token(civic_sandbox, {"grant_type": "client_credentials", "client_id": civic_sandbox.oidc_client_id,
                                      "client_secret": civic_sandbox.oidc_client_secret})

@@ -32,6 +32,9 @@ class Client:
     # The default client accepts any redirect URI on localhost/127.0.0.1, so a developer's site works
     # whatever port it runs on.
     allow_localhost: bool = False
+    # Like a Civic Auth app used by a browser or mobile SDK (civic-auth-py sends no secret): the code and
+    # refresh grants are also accepted without the secret when the login used PKCE.
+    pkce_without_secret: bool = False
 
     @property
     def public(self) -> bool:
@@ -49,7 +52,7 @@ class Client:
     def describe(self) -> dict[str, Any]:
         return {"client_id": self.client_id, "client_secret": self.client_secret, "public": self.public,
                 "redirect_uris": self.redirect_uris, "post_logout_redirect_uris": self.post_logout_redirect_uris,
-                "allow_localhost": self.allow_localhost}
+                "allow_localhost": self.allow_localhost, "pkce_without_secret": self.pkce_without_secret}
 
 
 @dataclass
@@ -82,7 +85,7 @@ class ProviderState:
     def reset(self) -> None:
         with self._lock:
             self.clients = {defaults.OIDC_CLIENT_ID: Client(defaults.OIDC_CLIENT_ID, defaults.OIDC_CLIENT_SECRET,
-                                                            allow_localhost=True)}
+                                                            allow_localhost=True, pkce_without_secret=True)}
             self.codes.clear()
             self.refresh_tokens.clear()
             self.revoked_families.clear()
@@ -189,7 +192,9 @@ def new_client(data: dict[str, Any]) -> Client:
                                                    for v in value):
             raise ValueError(f"{name} must be a list of http(s) URLs")
         lists[name] = value
-    allow_localhost = data.get("allow_localhost", False)
-    if not isinstance(allow_localhost, bool):
-        raise ValueError("allow_localhost must be a boolean")
-    return Client(client_id, secret, lists["redirect_uris"], lists["post_logout_redirect_uris"], allow_localhost)
+    flags = {}
+    for name in ("allow_localhost", "pkce_without_secret"):
+        flags[name] = data.get(name, False)
+        if not isinstance(flags[name], bool):
+            raise ValueError(f"{name} must be a boolean")
+    return Client(client_id, secret, lists["redirect_uris"], lists["post_logout_redirect_uris"], **flags)

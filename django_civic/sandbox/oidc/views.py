@@ -200,6 +200,9 @@ def _authenticate_client(request: HttpRequest) -> tuple[Client | None, HttpRespo
         if secret:
             return None, oauth_error("invalid_client", "a public client has no secret", 401), False
         return client, None, False
+    if not secret and client.pkce_without_secret and form.get("grant_type") in ("authorization_code",
+                                                                               "refresh_token"):
+        return client, None, False  # the grant itself must then prove PKCE (checked per grant)
     if secret and hmac.compare_digest(client.client_secret.encode(), secret.encode()):  # type: ignore[union-attr]
         return client, None, True
     return None, oauth_error("invalid_client", "client authentication failed", 401), False
@@ -222,9 +225,9 @@ def token(request: HttpRequest) -> HttpResponse:
     grant_type = request.POST.get("grant_type")
     provider.count("token:" + _GRANT_NAMES.get(grant_type or "", "other"))
     if grant_type == "authorization_code":
-        return _authorization_code(request, client, token_fault)
+        return _authorization_code(request, client, authenticated or client.public, token_fault)
     if grant_type == "refresh_token":
-        return _refresh(request, client, token_fault)
+        return _refresh(request, client, authenticated or client.public, token_fault)
     if grant_type == TOKEN_EXCHANGE:
         return _exchange(request, client, authenticated, token_fault)
     if grant_type == "client_credentials":
@@ -258,7 +261,8 @@ def _issue(request: HttpRequest, client: Client, grant: Grant, fault: str | None
     })
 
 
-def _authorization_code(request: HttpRequest, client: Client, fault: str | None) -> HttpResponse:
+def _authorization_code(request: HttpRequest, client: Client, authenticated: bool,
+                        fault: str | None) -> HttpResponse:
     form = request.POST
     grant, reason = provider.take_code(form.get("code") or "")
     if grant is None:
@@ -268,6 +272,8 @@ def _authorization_code(request: HttpRequest, client: Client, fault: str | None)
     if form.get("redirect_uri") != grant.redirect_uri:
         return oauth_error("invalid_grant", "redirect_uri does not match the authorization request")
     verifier = form.get("code_verifier")
+    if not authenticated and not grant.code_challenge:
+        return oauth_error("invalid_client", "without the client secret, the login must use PKCE", 401)
     if grant.code_challenge:
         if not verifier or not _VERIFIER.match(verifier):
             return oauth_error("invalid_grant", "code_verifier is missing or malformed")
@@ -279,10 +285,12 @@ def _authorization_code(request: HttpRequest, client: Client, fault: str | None)
     return _issue(request, client, grant, fault, nonce=grant.nonce)
 
 
-def _refresh(request: HttpRequest, client: Client, fault: str | None) -> HttpResponse:
+def _refresh(request: HttpRequest, client: Client, authenticated: bool, fault: str | None) -> HttpResponse:
     grant, reason = provider.take_refresh_token(request.POST.get("refresh_token") or "", client.client_id)
     if grant is None:
         return oauth_error("invalid_grant", reason)
+    if not authenticated and not grant.code_challenge:
+        return oauth_error("invalid_client", "without the client secret, the login must have used PKCE", 401)
     scope = request.POST.get("scope")
     if scope and not set(scope.split()) <= set(grant.scopes):
         return oauth_error("invalid_scope", "a refresh cannot widen the scope")
