@@ -30,6 +30,7 @@ from ..api.errors import error_response
 from ..models.proofing import ProofingSession
 from ..proofing import ProofingError
 from ..proofing_flow import MAX_CALLBACK_BYTES, ProofingRefused, accept_callback, start_session, start_url
+from ..redirects import login_redirect_url
 
 logger = logging.getLogger("django_civic.views.proofing")
 
@@ -59,7 +60,8 @@ def _outcome(session: ProofingSession) -> Any:
 @require_GET
 def index(request: HttpRequest) -> HttpResponse:
     sessions = ProofingSession.objects.filter(user=request.user)[:RECENT_SESSIONS]
-    return render(request, "django_civic/proofing/index.html", {"sessions": sessions})
+    return render(request, "django_civic/proofing/index.html",
+                  {"sessions": sessions, "continue_url": login_redirect_url(request)})
 
 
 @never_cache
@@ -128,6 +130,7 @@ def done(request: HttpRequest, public_id: Any) -> HttpResponse:
         session = ProofingSession.objects.filter(public_id=public_id, user=request.user).first()
     return render(request, "django_civic/proofing/done.html", {
         "session": session,
+        "continue_url": login_redirect_url(request),
         "outcome": _outcome(session) if session else "",
         "status_url": reverse("django_civic:proofing-status", args=[public_id]) if session else "",
         "poll_ms": POLL_SECONDS * 1000,
