@@ -121,7 +121,8 @@ DEFAULTS: dict[str, Any] = {
     "HTTP_TIMEOUT": 10.0,
     # Cache alias used for single-use codes, OIDC state, JWKS and token caches.
     "CACHE_ALIAS": "default",
-    # Days to keep document images (labels ending in ".image"); None keeps them.
+    # Days to keep stored document images (image/portrait/selfie labels) after they were last verified;
+    # None keeps them. Applied by django_civic.identities.purge_document_images() (run it periodically).
     "DOCUMENT_IMAGE_RETENTION_DAYS": None,
 }
 
