@@ -434,6 +434,14 @@ def test_a_civic_signed_code_the_sandbox_never_issued_is_refused(civic_sandbox):
     assert _message(node_request(civic_sandbox, token)) == "Auth token is unknown"
 
 
+def test_a_civic_signed_code_with_another_issuer_is_refused(civic_sandbox):
+    claims = _code_claims(civic_sandbox)  # a real, unused code...
+    claims["iss"] = "someone-else"  # ...re-signed by the Civic key, but not as Civic's SIP service
+    civic_private = ec.derive_private_key(int(defaults.SIP_CIVIC_PRIVATE_KEY, 16), ec.SECP256R1())
+    token = _forge({"alg": "ES256", "typ": "JWT"}, claims, key=civic_private)
+    assert _message(node_request(civic_sandbox, token)) == "Auth token is invalid"
+
+
 @pytest.mark.parametrize(("body", "message"), [
     (b"not json", "not valid JSON"),
     (b"[1,2]", "not a JSON object"),
