@@ -92,7 +92,9 @@ def record_identity(
         if user is None:
             identity, owner, user_created, identity_created, by_email = _resolve_login(
                 adapter, request, provider, subject, incoming)
-            if not getattr(owner, "is_active", True):
+            # An existing disabled account: refuse and write nothing. A user the adapter just created
+            # inactive (sign-up pending approval) is kept; the backend's user_can_authenticate refuses it.
+            if not user_created and not getattr(owner, "is_active", True):
                 raise InactiveUser()
         else:
             identity, identity_created = _resolve_connect(provider, subject, user)

@@ -9,6 +9,9 @@ from __future__ import annotations
 import logging
 
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as settings_
+from hypothesis import strategies as st
 from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth.signals import user_login_failed
 from django.core.cache import caches
@@ -89,6 +92,19 @@ def test_garbage_is_refused_without_a_network_call(sandbox, request_, token):
     assert isinstance(request_.civic_auth_error, SIPInvalidAuthToken)
     assert exchange_pending(sandbox) == 1
     assert not User.objects.exists()
+
+
+@settings_(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(token=st.one_of(st.text(max_size=400), st.from_regex(r"[A-Za-z0-9_-]{0,80}\.[A-Za-z0-9_-]{0,80}\.[A-Za-z0-9_-]{0,80}"),
+                       st.binary(max_size=100), st.integers(), st.none(), st.lists(st.text(max_size=5), max_size=3)))
+def test_any_malformed_token_is_refused_quietly(sandbox, token):
+    if exchange_pending(sandbox) == 0:
+        arm(sandbox)
+    request = RequestFactory().post("/")
+    assert CivicSIPBackend().authenticate(request, civic_sip_token=token) is None
+    assert exchange_pending(sandbox) == 1  # nothing reached the exchange endpoint
+    if token is not None:
+        assert isinstance(request.civic_auth_error, SIPInvalidAuthToken)
 
 
 def test_a_code_for_another_app_is_refused_locally(sandbox, request_):

@@ -319,3 +319,32 @@ def test_document_images_are_purged_after_the_retention_period(settings):
     settings.CIVIC = {**settings.CIVIC, "DOCUMENT_IMAGE_RETENTION_DAYS": 7}
     assert purge_document_images() == 2
     assert set(VerifiedAttribute.objects.values_list("label", flat=True)) == {EMAIL, "documents.genericId.image_md5"}
+
+
+class PendingApproval(DefaultCivicAdapter):
+    def populate_user(self, request, user, provider, subject, attributes):
+        super().populate_user(request, user, provider, subject, attributes)
+        user.is_active = False
+
+
+def test_a_user_created_inactive_is_kept_for_approval(make_attributes, settings):
+    settings.CIVIC = {**settings.CIVIC, "ADAPTER": f"{__name__}.PendingApproval"}
+    result = login(make_attributes())
+    assert result.user_created and not User.objects.get(pk=result.user.pk).is_active
+    with pytest.raises(InactiveUser):  # the next login meets an existing, disabled account
+        login(make_attributes())
+
+
+def test_generated_usernames_fit_the_user_model():
+    from django.db import models
+
+    from django_civic.adapter import _username_candidate
+
+    assert _username_candidate(models.EmailField(max_length=254), "abc") == "civic-abc@civic.invalid"
+    assert _username_candidate(models.CharField(max_length=8), "abcdef") == "civic-ab"
+
+
+def test_mapped_fields_the_user_model_lacks_are_ignored(make_attributes, settings):
+    settings.CIVIC = {**settings.CIVIC, "USER_FIELD_MAP": {"nickname": EMAIL, "groups": EMAIL, "email": EMAIL}}
+    result = login(make_attributes())
+    assert result.user.email == "ann@example.com" and not result.user.groups.exists()
