@@ -267,6 +267,14 @@ def test_faults_on_every_channel(civic_sandbox, channel, url):
     assert requests.get(civic_sandbox.oidc_issuer + url, timeout=5).status_code == 503
 
 
+def test_fault_kinds_are_checked_per_channel(civic_sandbox):
+    bad = requests.post(civic_sandbox.url + "control/faults", json={"channel": "oidc.jwks", "kind": "wrong_issuer"},
+                        timeout=5)
+    assert bad.status_code == 400
+    civic_sandbox.inject_fault("oidc.jwks", "empty")
+    assert requests.get(civic_sandbox.oidc_issuer + "jwks", timeout=5).json() == {"keys": []}
+
+
 def test_control_api_validates_input(civic_sandbox):
     base = civic_sandbox.url + "control/oidc/"
     assert requests.post(base + "clients", data="{", timeout=5).status_code == 400

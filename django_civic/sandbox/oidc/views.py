@@ -21,7 +21,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonRes
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
-from ..faults import apply_generic
+from ..faults import apply_generic, register_kinds
 from ..http import base_url
 from . import personas, tokens
 from .keys import keyring
@@ -32,6 +32,12 @@ TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
 ID_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id_token"
 GRANT_TYPES = ("authorization_code", "refresh_token", TOKEN_EXCHANGE, "client_credentials")
+# Kinds each channel understands besides the generic ones (a typo is refused when queued).
+register_kinds("oidc.token", dict.fromkeys(tokens.TOKEN_FAULTS))
+register_kinds("oidc.jwks", {"empty": None})
+register_kinds("oidc.userinfo", {"identity_change": None})
+register_kinds("oidc.discovery", {"wrong_issuer": None})
+
 _GRANT_NAMES = {"authorization_code": "code", "refresh_token": "refresh", TOKEN_EXCHANGE: "exchange",
                 "client_credentials": "client_credentials"}
 _VERIFIER = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")
