@@ -1,0 +1,117 @@
+"""Django settings for the benchmark's in-process rows and its app servers.
+
+Close to a production site: DEBUG off (so Django keeps no query log), the default password hasher
+(PBKDF2, which row 2 compares against), sessions in the database, and the sandbox in another process
+at ``CIVIC_BENCH_SANDBOX_URL``. Environment variables choose the database and cache:
+
+  CIVIC_BENCH_DB=sqlite (default: an in-memory database created per process) or postgres (the
+  ``civic_bench`` database on 127.0.0.1, which the benchmark creates); CIVIC_BENCH_SCHEMA picks the
+  PostgreSQL schema (row 6 keeps its 10k and 1M data sets side by side in two schemas).
+  CIVIC_BENCH_CACHE=locmem (default) or redis (127.0.0.1:6379 db 14, shared by the app servers).
+"""
+
+from __future__ import annotations
+
+import os
+
+SECRET_KEY = "django-civic-bench-not-secret"
+DEBUG = False
+ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
+USE_TZ = True
+TIME_ZONE = "UTC"
+ROOT_URLCONF = "bench.urls"
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "django_civic",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+]
+
+AUTHENTICATION_BACKENDS = [
+    "django_civic.backends.CivicSIPBackend",
+    "django_civic.backends.CivicAuthBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+BENCH_DATABASE_NAME = "civic_bench"
+
+if os.environ.get("CIVIC_BENCH_DB") == "postgres":
+    _schema = os.environ.get("CIVIC_BENCH_SCHEMA", "public")
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": BENCH_DATABASE_NAME,
+            "USER": os.environ.get("CIVIC_BENCH_PGUSER", "postgres"),
+            "HOST": "127.0.0.1",
+            "PORT": "5432",
+            "CONN_MAX_AGE": 600,
+            "OPTIONS": {"options": f"-c search_path={_schema}"},
+        }
+    }
+else:
+    DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+
+if os.environ.get("CIVIC_BENCH_CACHE") == "redis":
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:6379/14",
+            "KEY_PREFIX": "django_civic_bench",
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+STATIC_URL = "/static/"
+LOGIN_URL = "/"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+CIVIC = {
+    "SANDBOX": True,
+    "SANDBOX_URL": os.environ.get("CIVIC_BENCH_SANDBOX_URL", "http://127.0.0.1:8765/"),
+    # The sandbox check refuses SANDBOX without DEBUG; the benchmark wants production-like DEBUG=False.
+    "SANDBOX_ALLOW_WITHOUT_DEBUG": True,
+    # Fixed keys, so that data generated once for row 6 stays readable in later runs.
+    "ENCRYPTION_KEYS": ["django-civic-bench-encryption-key"],
+    "DIGEST_KEY": "django-civic-bench-digest-key",
+    # A load test is by definition over any sane per-client rate limit.
+    "API": {"THROTTLE_RATE": "1000000/second"},
+}
+SILENCED_SYSTEM_CHECKS = ["django_civic.W004"]
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"stderr": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["stderr"], "level": "WARNING"},
+}
