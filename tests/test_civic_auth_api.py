@@ -23,7 +23,8 @@ TOKEN = "/civic/auth/token/"
 @pytest.fixture
 def civic(settings, civic_sandbox):
     caches["default"].clear()
-    settings.CIVIC = civic_sandbox.civic_settings(SANDBOX_ALLOW_WITHOUT_DEBUG=True, API={"THROTTLE_RATE": None})
+    settings.CIVIC = civic_sandbox.civic_settings(SANDBOX_ALLOW_WITHOUT_DEBUG=True,
+                                                  API={"THROTTLE_RATE": None})
     return civic_sandbox
 
 
@@ -58,7 +59,8 @@ def test_the_real_flow_of_an_spa(civic, client):
     spa = OIDCClient(civic.oidc_issuer, civic.oidc_client_id, civic.oidc_client_secret, cache=MemoryCache())
     request = spa.authorization_request(redirect_uri="http://localhost:3000/cb", nonce=issued["nonce"])
     code = civic.oidc_approve(request.url, "alice")["code"]
-    tokens = spa.exchange_code(code, redirect_uri="http://localhost:3000/cb", code_verifier=request.code_verifier)
+    tokens = spa.exchange_code(code, redirect_uri="http://localhost:3000/cb",
+                               code_verifier=request.code_verifier)
     response = post(client, {"id_token": tokens.id_token, "nonce_id": issued["nonce_id"],
                              "access_token": tokens.access_token})
     assert response.status_code == 200, response.content
@@ -81,7 +83,8 @@ def test_concurrent_requests_with_one_nonce_log_in_once(civic, transactional_db)
     def attempt():
         barrier.wait()
         try:
-            statuses.append(post(Client(), {"id_token": id_token, "nonce_id": issued["nonce_id"]}).status_code)
+            response = post(Client(), {"id_token": id_token, "nonce_id": issued["nonce_id"]})
+            statuses.append(response.status_code)
         finally:
             close_old_connections()
 
@@ -143,7 +146,8 @@ def test_an_access_token_of_another_login_fails_at_hash(civic, client):
 def test_token_mode_sets_no_cookie(civic, client, settings):
     settings.CIVIC = {**settings.CIVIC, "API": {"LOGIN_MODE": "token", "THROTTLE_RATE": None}}
     issued = new_nonce(client)
-    response = post(client, {"id_token": civic.mint_oidc_token(nonce=issued["nonce"]), "nonce_id": issued["nonce_id"]})
+    response = post(client, {"id_token": civic.mint_oidc_token(nonce=issued["nonce"]),
+                         "nonce_id": issued["nonce_id"]})
     assert response.status_code == 200 and response.json()["token"]
     assert "sessionid" not in response.cookies
 
@@ -151,7 +155,8 @@ def test_token_mode_sets_no_cookie(civic, client, settings):
 def test_session_mode_needs_the_csrf_token(civic):
     strict = Client(enforce_csrf_checks=True)
     issued = new_nonce(strict)
-    response = post(strict, {"id_token": civic.mint_oidc_token(nonce=issued["nonce"]), "nonce_id": issued["nonce_id"]})
+    response = post(strict, {"id_token": civic.mint_oidc_token(nonce=issued["nonce"]),
+                         "nonce_id": issued["nonce_id"]})
     assert response.status_code == 403 and response.json()["error"] == "csrf_failed"
     assert get_user_model().objects.count() == 0
 
@@ -159,7 +164,8 @@ def test_session_mode_needs_the_csrf_token(civic):
 def test_signup_closed_is_a_clear_403(civic, client, settings):
     settings.CIVIC = {**settings.CIVIC, "SIGNUP_OPEN": False}
     issued = new_nonce(client)
-    response = post(client, {"id_token": civic.mint_oidc_token(nonce=issued["nonce"]), "nonce_id": issued["nonce_id"]})
+    response = post(client, {"id_token": civic.mint_oidc_token(nonce=issued["nonce"]),
+                         "nonce_id": issued["nonce_id"]})
     assert response.status_code == 403 and response.json()["error"] == "signup_closed"
 
 
@@ -183,7 +189,8 @@ def test_cache_down_fails_closed(civic, client, settings):
 
 
 @pytest.mark.parametrize("body", [
-    {}, {"id_token": "x"}, {"nonce_id": "x"}, {"id_token": 5, "nonce_id": "x"}, {"id_token": "not a jwt", "nonce_id": "x"},
+    {}, {"id_token": "x"}, {"nonce_id": "x"}, {"id_token": 5, "nonce_id": "x"},
+    {"id_token": "not a jwt", "nonce_id": "x"},
     {"id_token": "a.b.c", "nonce_id": ["x"]}, {"id_token": "a" * 20000, "nonce_id": "x"}, [], "text",
 ])
 def test_bad_bodies_are_4xx_json(civic, client, body):
@@ -192,7 +199,8 @@ def test_bad_bodies_are_4xx_json(civic, client, body):
     assert set(response.json()) >= {"error", "detail"}
 
 
-@hypothesis_settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@hypothesis_settings(max_examples=60, deadline=None,
+                     suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=40),
                          lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
                              st.sampled_from(["id_token", "nonce_id", "access_token", "next", "x"]), inner,

@@ -1,4 +1,4 @@
-"""``CivicAccessTokenAuthentication``: Civic access tokens verified locally, with no network on the hot path."""
+"""``CivicAccessTokenAuthentication``: Civic access tokens verified locally, no network on the hot path."""
 
 from __future__ import annotations
 

@@ -15,13 +15,15 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def civic(settings, civic_sandbox):
     caches["default"].clear()
-    settings.CIVIC = civic_sandbox.civic_settings(SANDBOX_ALLOW_WITHOUT_DEBUG=True, AUTH={"STORE_TOKENS": True})
+    settings.CIVIC = civic_sandbox.civic_settings(SANDBOX_ALLOW_WITHOUT_DEBUG=True,
+                                                  AUTH={"STORE_TOKENS": True})
     return civic_sandbox
 
 
 def render(source, path="/", **context):
     request = RequestFactory().get(path)
-    return Template("{% load civic %}" + source).render(Context({"request": request, "csrf_token": "tok", **context}))
+    context = Context({"request": request, "csrf_token": "tok", **context})
+    return Template("{% load civic %}" + source).render(context)
 
 
 def test_button_is_a_post_form_with_csrf_and_a_safe_next():

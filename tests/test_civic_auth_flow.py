@@ -112,7 +112,7 @@ def test_no_tokens_are_kept_by_default(civic, web):
     assert TOKENS_KEY not in web.session
 
 
-# -- state: missing, reused, from another session, stale ------------------------------------------------------
+# -- state: missing, reused, from another session, stale -----------------------------------------------------
 
 def test_missing_state_gets_a_retry_page_not_a_bare_400(civic, web):
     response = web.get(CALLBACK + "?code=abc")
@@ -128,7 +128,8 @@ def test_reused_state_is_refused(civic, web):
     response = callback(web, params)  # the same callback again, in the same browser
     assert b'data-error-code="state_mismatch"' in response.content
     web.post(LOGOUT)
-    assert b'data-error-code="state_mismatch"' in callback(web, params).content and session_user_id(web) is None
+    assert b'data-error-code="state_mismatch"' in callback(web, params).content
+    assert session_user_id(web) is None
 
 
 def test_state_from_another_session_is_refused(civic, web):
@@ -155,7 +156,7 @@ def test_pending_logins_are_bounded(civic, web):
     assert len(web.session[STATE_KEY]) == 10
 
 
-# -- the login starts with a POST, protected against CSRF --------------------------------------------------------
+# -- the login starts with a POST, protected against CSRF ----------------------------------------------------
 
 def test_login_post_needs_the_csrf_token(civic):
     strict = Client(SERVER_NAME="localhost", enforce_csrf_checks=True)
@@ -165,7 +166,7 @@ def test_login_post_needs_the_csrf_token(civic):
     assert strict.post(LOGIN, {"csrfmiddlewaretoken": token}).status_code == 302
 
 
-# -- what Civic may answer -----------------------------------------------------------------------------------------
+# -- what Civic may answer -----------------------------------------------------------------------------------
 
 def test_cancelled_login_is_a_cancel_page(civic, web):
     params = civic.oidc_approve(start(web), deny=True)
@@ -195,7 +196,8 @@ def test_userinfo_about_someone_else_logs_nobody_in(civic, web):
 def test_an_authorization_response_from_another_issuer_is_refused(civic, web):
     params = civic.oidc_approve(start(web))
     parts = urlsplit(params["redirect"])
-    response = web.get(f"{parts.path}?code={params['code']}&state={params['state']}&iss=https://evil.example/")
+    query = f"code={params['code']}&state={params['state']}&iss=https://evil.example/"
+    response = web.get(f"{parts.path}?{query}")
     assert response.status_code == 400 and session_user_id(web) is None
 
 
@@ -218,7 +220,7 @@ def test_the_callback_without_a_code(civic, web):
     assert response.status_code == 400 and session_user_id(web) is None
 
 
-# -- the site's policy, shared with SIP ----------------------------------------------------------------------------
+# -- the site's policy, shared with SIP ----------------------------------------------------------------------
 
 def test_signup_closed(civic, web, settings):
     settings.CIVIC = {**settings.CIVIC, "SIGNUP_OPEN": False}
@@ -251,7 +253,7 @@ def test_unsafe_next_is_dropped(civic, web):
     assert response["Location"] == "/profile/"  # LOGIN_REDIRECT_URL
 
 
-# -- tokens in the session, refresh, logout ------------------------------------------------------------------------
+# -- tokens in the session, refresh, logout ------------------------------------------------------------------
 
 def test_stored_tokens_and_refresh_keep_the_identity(civic, web, settings):
     from django_civic.clients.oidc import get_oidc_client
@@ -262,7 +264,8 @@ def test_stored_tokens_and_refresh_keep_the_identity(civic, web, settings):
     log_in(web, civic)
     session = web.session
     stored = session[TOKENS_KEY]
-    assert stored["access_token"] and stored["refresh_token"] and stored["identity"]["sub"] == civic.oidc_subject("alice")
+    assert stored["access_token"] and stored["refresh_token"]
+    assert stored["identity"]["sub"] == civic.oidc_subject("alice")
     client = get_oidc_client()
     store = TokenStore(session)
     assert store.access_token(client) == stored["access_token"]

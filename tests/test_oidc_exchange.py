@@ -14,7 +14,14 @@ import jwt
 import pytest
 import requests
 
-from django_civic.oidc import MemoryCache, OIDCClient, TokenExchangeError, TokenExchanger, call_hub, hub_headers
+from django_civic.oidc import (
+    MemoryCache,
+    OIDCClient,
+    TokenExchangeError,
+    TokenExchanger,
+    call_hub,
+    hub_headers,
+)
 
 
 class Clock:
@@ -40,8 +47,9 @@ def sent():
 def client(civic_sandbox, sent, clock):
     session = requests.Session()
     session.hooks["response"].append(lambda response, *args, **kwargs: sent.append(response.request))
-    return OIDCClient(civic_sandbox.oidc_issuer, civic_sandbox.oidc_client_id, civic_sandbox.oidc_client_secret,
-                      cache=MemoryCache(clock=clock), session=session, clock=clock)
+    return OIDCClient(civic_sandbox.oidc_issuer, civic_sandbox.oidc_client_id,
+                      civic_sandbox.oidc_client_secret, cache=MemoryCache(clock=clock), session=session,
+                      clock=clock)
 
 
 @pytest.fixture
@@ -214,7 +222,8 @@ def test_the_django_helper_uses_settings_and_the_shared_cache(civic_sandbox, set
     from django_civic.clients.oidc import civic_access_token_for
 
     caches["default"].clear()
-    settings.CIVIC = civic_sandbox.civic_settings(SANDBOX_ALLOW_WITHOUT_DEBUG=True, AUTH={"PROFILE_ID": "team-1"})
+    settings.CIVIC = civic_sandbox.civic_settings(SANDBOX_ALLOW_WITHOUT_DEBUG=True,
+                                                  AUTH={"PROFILE_ID": "team-1"})
     user = get_user_model().objects.create_user("ann")
     subject_token = civic_sandbox.mint_oidc_token(type="access")
     token = civic_access_token_for(user, subject_token)

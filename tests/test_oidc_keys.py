@@ -88,7 +88,8 @@ def test_random_kids_cannot_force_fetches(civic_sandbox, cache, clock):
             client.validate_id_token(civic_sandbox.mint_oidc_token(nonce="n", fault="unknown_kid"), nonce="n")
     other_worker = make(civic_sandbox, cache, clock, jwks_refetch_cooldown=30)
     with pytest.raises(UnknownSigningKey):
-        other_worker.validate_id_token(civic_sandbox.mint_oidc_token(nonce="n", fault="unknown_kid"), nonce="n")
+        probe = civic_sandbox.mint_oidc_token(nonce="n", fault="unknown_kid")
+        other_worker.validate_id_token(probe, nonce="n")
     assert civic_sandbox.oidc_stats()["jwks"] == 2  # the first fetch and a single refetch
 
 

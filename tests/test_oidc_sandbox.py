@@ -23,7 +23,8 @@ def pkce():
 def authorize(sandbox, **params):
     base = {"response_type": "code", "client_id": sandbox.oidc_client_id, "redirect_uri": REDIRECT,
             "scope": "openid email profile", "state": "st", "nonce": "no"}
-    return requests.get(sandbox.oidc_issuer + "auth", params={**base, **params}, allow_redirects=False, timeout=5)
+    return requests.get(sandbox.oidc_issuer + "auth", params={**base, **params}, allow_redirects=False,
+                        timeout=5)
 
 
 def redirected(response) -> dict:
@@ -76,8 +77,9 @@ def test_persona_chooser(civic_sandbox):
 
 def test_login_hint_approves_at_once_and_the_code_is_exchanged(civic_sandbox):
     code, verifier = code_for(civic_sandbox, "carol")
-    response = token(civic_sandbox, {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT,
-                                     "code_verifier": verifier}, auth=default_auth(civic_sandbox))
+    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT,
+            "code_verifier": verifier}
+    response = token(civic_sandbox, form, auth=default_auth(civic_sandbox))
     assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
     body = response.json()
     assert body["token_type"] == "Bearer" and body["expires_in"] == 3600 and body["refresh_token"]
@@ -137,7 +139,8 @@ def test_deny(civic_sandbox):
 ])
 def test_code_exchange_checks(civic_sandbox, change, error):
     code, verifier = code_for(civic_sandbox)
-    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT, "code_verifier": verifier}
+    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT,
+            "code_verifier": verifier}
     form.update(change)
     form = {k: v for k, v in form.items() if v is not None}
     response = token(civic_sandbox, form, auth=default_auth(civic_sandbox))
@@ -147,14 +150,16 @@ def test_code_exchange_checks(civic_sandbox, change, error):
 def test_a_code_reused_or_stolen_by_another_client(civic_sandbox):
     other = civic_sandbox.register_oidc_client(redirect_uris=[REDIRECT])
     code, verifier = code_for(civic_sandbox)
-    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT, "code_verifier": verifier}
-    assert token(civic_sandbox, form, auth=(other["client_id"], other["client_secret"])).json()["error"] == "invalid_grant"
+    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT,
+            "code_verifier": verifier}
+    stolen = token(civic_sandbox, form, auth=(other["client_id"], other["client_secret"]))
+    assert stolen.json()["error"] == "invalid_grant"
     assert token(civic_sandbox, form, auth=default_auth(civic_sandbox)).json()["error"] == "invalid_grant"
 
 
 @pytest.mark.parametrize("auth,extra,status", [
     (("sandbox-client", "wrong"), {}, 401),
-    (None, {"client_id": "sandbox-client"}, 401),                         # a confidential client without secret
+    (None, {"client_id": "sandbox-client"}, 401),  # a confidential client without secret
     (None, {"client_id": "sandbox-client", "client_secret": "wrong"}, 401),
 ])
 def test_client_authentication(civic_sandbox, auth, extra, status):
@@ -166,8 +171,8 @@ def test_client_authentication(civic_sandbox, auth, extra, status):
 def test_the_default_client_also_works_like_a_pkce_only_sdk(civic_sandbox):
     """civic-auth-py sends client_id and code_verifier, no secret: accepted when the login used PKCE."""
     code, verifier = code_for(civic_sandbox)
-    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT, "code_verifier": verifier,
-            "client_id": civic_sandbox.oidc_client_id}
+    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT,
+            "code_verifier": verifier, "client_id": civic_sandbox.oidc_client_id}
     body = token(civic_sandbox, form).json()
     assert body["id_token"]
     refreshed = token(civic_sandbox, {"grant_type": "refresh_token", "refresh_token": body["refresh_token"],
@@ -181,7 +186,8 @@ def test_the_default_client_also_works_like_a_pkce_only_sdk(civic_sandbox):
 
 
 def test_client_secret_post_works_too(civic_sandbox):
-    response = token(civic_sandbox, {"grant_type": "client_credentials", "client_id": civic_sandbox.oidc_client_id,
+    response = token(civic_sandbox, {"grant_type": "client_credentials",
+                                     "client_id": civic_sandbox.oidc_client_id,
                                      "client_secret": civic_sandbox.oidc_client_secret})
     assert response.status_code == 200
 
@@ -235,28 +241,29 @@ def test_token_endpoint_wants_a_form(civic_sandbox):
 
 def test_userinfo(civic_sandbox):
     access = civic_sandbox.mint_oidc_token(type="access", persona="bob")
-    response = requests.get(civic_sandbox.oidc_issuer + "userinfo", headers={"Authorization": f"Bearer {access}"},
-                            timeout=5)
-    assert response.json()["email_verified"] is False and response.json()["sub"] == civic_sandbox.oidc_subject("bob")
+    response = requests.get(civic_sandbox.oidc_issuer + "userinfo",
+                            headers={"Authorization": f"Bearer {access}"}, timeout=5)
+    assert response.json()["email_verified"] is False
+    assert response.json()["sub"] == civic_sandbox.oidc_subject("bob")
     for bad in ("garbage", civic_sandbox.mint_oidc_token(type="access", fault="bad_signature")):
-        response = requests.get(civic_sandbox.oidc_issuer + "userinfo", headers={"Authorization": f"Bearer {bad}"},
-                                timeout=5)
+        response = requests.get(civic_sandbox.oidc_issuer + "userinfo",
+                                headers={"Authorization": f"Bearer {bad}"}, timeout=5)
         assert response.status_code == 401 and "invalid_token" in response.headers["WWW-Authenticate"]
 
 
 def test_end_session(civic_sandbox):
     id_token = civic_sandbox.mint_oidc_token(nonce="n")
     end = civic_sandbox.oidc_issuer + "session/end?"
-    back = requests.get(end + urlencode({"id_token_hint": id_token, "post_logout_redirect_uri": "http://localhost:1/",
-                                         "state": "x"}), allow_redirects=False, timeout=5)
+    def get(**params):
+        return requests.get(end + urlencode(params), allow_redirects=False, timeout=5)
+
+    back = get(id_token_hint=id_token, post_logout_redirect_uri="http://localhost:1/", state="x")
     assert back.status_code == 302 and back.headers["Location"] == "http://localhost:1/?state=x"
-    evil = requests.get(end + urlencode({"id_token_hint": id_token, "post_logout_redirect_uri": "https://evil.example/"}),
-                        allow_redirects=False, timeout=5)
+    evil = get(id_token_hint=id_token, post_logout_redirect_uri="https://evil.example/")
     assert evil.status_code == 400
     plain = requests.get(end, timeout=5)
     assert plain.status_code == 200 and "Signed out" in plain.text
-    forged = requests.get(end + urlencode({"id_token_hint": "a.b.c", "post_logout_redirect_uri": "http://localhost:1/"}),
-                          allow_redirects=False, timeout=5)
+    forged = get(id_token_hint="a.b.c", post_logout_redirect_uri="http://localhost:1/")
     assert forged.status_code == 400
 
 
@@ -268,8 +275,8 @@ def test_faults_on_every_channel(civic_sandbox, channel, url):
 
 
 def test_fault_kinds_are_checked_per_channel(civic_sandbox):
-    bad = requests.post(civic_sandbox.url + "control/faults", json={"channel": "oidc.jwks", "kind": "wrong_issuer"},
-                        timeout=5)
+    bad = requests.post(civic_sandbox.url + "control/faults",
+                        json={"channel": "oidc.jwks", "kind": "wrong_issuer"}, timeout=5)
     assert bad.status_code == 400
     civic_sandbox.inject_fault("oidc.jwks", "empty")
     assert requests.get(civic_sandbox.oidc_issuer + "jwks", timeout=5).json() == {"keys": []}

@@ -71,7 +71,8 @@ def test_corrupt_session_data_is_ignored():
 
 def test_pkce_s256_vector():
     # RFC 7636 Appendix B.
-    assert s256_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk") == "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+    verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+    assert s256_challenge(verifier) == "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
 
 
 def test_claims_become_attributes():
@@ -89,5 +90,6 @@ def test_claims_become_attributes():
 
 @pytest.mark.parametrize("verified", [False, None, "true", 1])
 def test_only_a_verified_email_is_the_shared_email(verified):
-    labels = {a.label: a for a in claims_to_attributes({"email": "a@example.com", "email_verified": verified})}
+    attributes = claims_to_attributes({"email": "a@example.com", "email_verified": verified})
+    labels = {a.label: a for a in attributes}
     assert "contact.personal.email" not in labels and not labels["oidc.email"].is_valid

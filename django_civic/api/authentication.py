@@ -1,4 +1,4 @@
-"""``CivicAccessTokenAuthentication``: DRF authentication with Civic access tokens (``Authorization: Bearer``).
+"""``CivicAccessTokenAuthentication``: DRF authentication with Civic access tokens (``Bearer``).
 
 For APIs called by SPAs and mobile apps whose users signed in with Civic Auth: the app sends the Civic
 access token it holds, and the token is verified *locally* against the provider's JWKS from the shared
@@ -92,7 +92,8 @@ class CivicAccessTokenAuthentication(BaseAuthentication):
         try:
             token = parts[1].decode("ascii")
         except UnicodeDecodeError:
-            raise exceptions.AuthenticationFailed(_("Invalid Authorization header."), code="invalid_token") from None
+            raise exceptions.AuthenticationFailed(_("Invalid Authorization header."),
+                                                  code="invalid_token") from None
         if len(token) > _MAX_TOKEN or token.count(".") != 2:
             return None  # not a JWT: maybe another scheme's bearer token
 
@@ -104,7 +105,8 @@ class CivicAccessTokenAuthentication(BaseAuthentication):
             return None  # someone else's token (simplejwt, another provider): let the next class try
 
         try:
-            claims = client.validate_access_token(token, audience=civic_settings.AUTH["ACCESS_TOKEN_AUDIENCE"])
+            audience = civic_settings.AUTH["ACCESS_TOKEN_AUDIENCE"]
+            claims = client.validate_access_token(token, audience=audience)
         except ProviderUnavailable:
             raise CivicAuthUnavailable() from None
         except InvalidToken as exc:

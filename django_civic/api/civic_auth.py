@@ -91,7 +91,8 @@ class TokenLoginInput(serializers.Serializer):
     id_token = serializers.CharField(max_length=MAX_TOKEN_LENGTH, trim_whitespace=True)
     nonce_id = serializers.CharField(max_length=128, trim_whitespace=True)
     access_token = serializers.CharField(max_length=MAX_TOKEN_LENGTH, required=False, trim_whitespace=True)
-    next = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False, max_length=MAX_NEXT_LENGTH)
+    next = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False,
+                                 max_length=MAX_NEXT_LENGTH)
 
 
 @method_decorator(sensitive_post_parameters("id_token", "access_token"), name="dispatch")

@@ -74,8 +74,10 @@ def claims_to_attributes(claims: dict[str, Any]) -> list[Attribute]:
 class CivicAuthBackend(ModelBackend):
     """Logs in with a Civic Auth ID token. Inherits ``get_user`` and permissions from ``ModelBackend``."""
 
-    def authenticate(self, request: HttpRequest | None, civic_auth_id_token: Any = None,  # type: ignore[override]
-                     nonce: Any = None, civic_auth_access_token: Any = None, scope: Any = "") -> Any:
+    def authenticate(  # type: ignore[override]
+        self, request: HttpRequest | None, civic_auth_id_token: Any = None, nonce: Any = None,
+        civic_auth_access_token: Any = None, scope: Any = "",
+    ) -> Any:
         if civic_auth_id_token is None:
             return None
         try:
@@ -112,7 +114,8 @@ class CivicAuthBackend(ModelBackend):
 
 def _clean_scope(scope: Any) -> str:
     """The granted OIDC scope (``openid email profile``), or "" if it is not a plain scope string."""
-    if isinstance(scope, str) and len(scope) <= _MAX_SCOPE and all(part.replace(":", "").replace("_", "").isalnum()
-                                                                   for part in scope.split()):
+    if not isinstance(scope, str) or len(scope) > _MAX_SCOPE:
+        return ""
+    if all(part.replace(":", "").replace("_", "").isalnum() for part in scope.split()):
         return scope
     return ""

@@ -1,7 +1,7 @@
 """System checks of Civic Auth (OIDC). They run when ``CivicAuthBackend`` is in AUTHENTICATION_BACKENDS.
 
-- ``django_civic.E101`` ``CIVIC["AUTH"]["CLIENT_ID"]`` missing (not needed with ``SANDBOX``: its default client applies)
-- ``django_civic.E102`` ``CIVIC["AUTH"]["ALGORITHMS"]`` empty or not all asymmetric (``none``/HS* are never safe)
+- ``django_civic.E101`` ``AUTH["CLIENT_ID"]`` missing (not with ``SANDBOX``: its default client is used)
+- ``django_civic.E102`` ``AUTH["ALGORITHMS"]`` empty or not all asymmetric (``none`` and HS* never are)
 - ``django_civic.E103`` ``CIVIC["AUTH"]["ISSUER"]`` not an absolute URL, or not HTTPS outside ``DEBUG``
 - ``django_civic.E104`` the cache behind JWKS, cooldowns and single use is a ``DummyCache`` (stores nothing)
 - ``django_civic.W101`` ``REDIRECT_URI`` or ``POST_LOGOUT_REDIRECT_URI`` not HTTPS outside ``DEBUG``
@@ -44,12 +44,14 @@ def check_civic_auth(app_configs: Any = None, **kwargs: Any) -> list[checks.Chec
     if not algorithms or not isinstance(algorithms, (list, tuple)) or not set(algorithms) <= _ASYMMETRIC:
         messages.append(checks.Error(
             "CIVIC['AUTH']['ALGORITHMS'] must be a non-empty list of asymmetric JWS algorithms.",
-            hint="Civic signs with RS256; keep the default ['RS256', 'ES256']. 'none' and HS* are never accepted.",
+            hint="Civic signs with RS256; keep the default ['RS256', 'ES256']. "
+                 "'none' and HS* are never accepted.",
             id="django_civic.E102",
         ))
     if not civic_settings.SANDBOX:
         issuer = urlsplit(str(auth["ISSUER"] or ""))
-        if issuer.scheme not in ("https", "http") or not issuer.netloc or (issuer.scheme != "https" and not settings.DEBUG):
+        insecure = issuer.scheme != "https" and not settings.DEBUG
+        if issuer.scheme not in ("https", "http") or not issuer.netloc or insecure:
             messages.append(checks.Error(
                 "CIVIC['AUTH']['ISSUER'] must be an absolute HTTPS URL.",
                 hint="Civic's issuer is 'https://auth.civic.com/oauth/'.",
@@ -81,8 +83,8 @@ def _check_cache() -> list[checks.CheckMessage]:
         return []  # django_civic.E007 reports a missing alias
     if config.get("BACKEND") == "django.core.cache.backends.dummy.DummyCache":
         return [checks.Error(
-            f"The cache {civic_settings.CACHE_ALIAS!r} is a DummyCache: Civic Auth would fetch the JWKS on every "
-            "request, the refetch cooldown would not hold, and ID tokens would not be single use.",
+            f"The cache {civic_settings.CACHE_ALIAS!r} is a DummyCache: Civic Auth would fetch the JWKS on "
+            "every request, the refetch cooldown would not hold, and ID tokens would not be single use.",
             hint="Configure a real cache (Redis or Memcached in production) for CIVIC['CACHE_ALIAS'].",
             id="django_civic.E104",
         )]

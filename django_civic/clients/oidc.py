@@ -1,4 +1,4 @@
-"""``get_oidc_client(request)``: the Civic Auth :class:`~django_civic.oidc.OIDCClient` for the current settings.
+"""``get_oidc_client(request)``: the Civic Auth :class:`~django_civic.oidc.OIDCClient` for the settings.
 
 One client per configuration and process (it holds a pooled ``requests.Session``); its discovery
 document, JWKS, cooldowns and exchanged tokens live in the Django cache ``CIVIC["CACHE_ALIAS"]``, so
@@ -129,8 +129,8 @@ def civic_access_token_for(user: Any, subject_token: Any, *, profile: Any = _SET
 def session_access_token(request: HttpRequest) -> str | None:
     """The Civic access token of this session's Civic Auth login (``STORE_TOKENS``), refreshed when
     it is about to expire; None when there is none or the refresh failed."""
-    return TokenStore(request.session).access_token(get_oidc_client(request),
-                                                   margin=float(civic_settings.AUTH["EXCHANGE_EXPIRY_MARGIN"]))
+    margin = float(civic_settings.AUTH["EXCHANGE_EXPIRY_MARGIN"])
+    return TokenStore(request.session).access_token(get_oidc_client(request), margin=margin)
 
 
 def call_civic_hub(access_token: str, payload: Any, *, profile: Any = _SETTING, **options: Any) -> Any:

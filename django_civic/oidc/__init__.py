@@ -34,6 +34,6 @@ __all__ = [
     "ExchangedToken", "IdentityChanged", "InvalidToken", "MemoryCache", "NonceMismatch", "OIDCClient",
     "OIDCConfigurationError", "OIDCError", "PendingLogin", "ProviderError", "ProviderMetadata",
     "ProviderResponseError", "ProviderUnavailable", "StateError", "StateStore", "TokenExchangeError",
-    "TokenExchanger", "TokenReplayed", "TokenResponse", "UnknownSigningKey", "call_hub", "check_same_identity",
-    "hub_headers",
+    "TokenExchanger", "TokenReplayed", "TokenResponse", "UnknownSigningKey", "call_hub",
+    "check_same_identity", "hub_headers",
 ]

@@ -4,8 +4,8 @@ Pure Python: the cache (Django's, in the app) and the replay check are passed in
 the issuer's discovery document (civic-protocols.md B1); nothing falls back to guessed URLs, because a
 provider whose discovery fails should stop logins rather than send them somewhere unexpected.
 
->>> client = OIDCClient("https://auth.civic.com/oauth/", "my-client-id", cache=MemoryCache())  # doctest: +SKIP
->>> request = client.authorization_request(redirect_uri="https://example.com/civic/auth/callback/")  # doctest: +SKIP
+>>> client = OIDCClient("https://auth.civic.com/oauth/", "client-id", cache=MemoryCache())  # doctest: +SKIP
+>>> request = client.authorization_request(redirect_uri="https://example.com/cb/")  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -22,7 +22,13 @@ import requests
 from .cache import Cache, MemoryCache
 from .discovery import Discovery, ProviderMetadata
 from .documents import DocumentCache
-from .errors import IdentityChanged, InvalidToken, OIDCConfigurationError, ProviderResponseError, TokenExchangeError
+from .errors import (
+    IdentityChanged,
+    InvalidToken,
+    OIDCConfigurationError,
+    ProviderResponseError,
+    TokenExchangeError,
+)
 from .http import make_session, raise_for_status, read_json, send
 from .jwks import KeySet
 from .pkce import random_token, new_verifier, s256_challenge
@@ -60,7 +66,8 @@ class OIDCClient:
     ) -> None:
         if not isinstance(client_id, str) or not client_id:
             raise OIDCConfigurationError("client_id is required")
-        if not isinstance(issuer, str) or urlsplit(issuer).scheme not in ("https", "http") or not urlsplit(issuer).netloc:
+        parts = urlsplit(issuer) if isinstance(issuer, str) else None
+        if parts is None or parts.scheme not in ("https", "http") or not parts.netloc:
             raise OIDCConfigurationError("issuer must be an http(s) URL")
         if "openid" not in scopes.split():
             raise OIDCConfigurationError("scopes must include openid")
@@ -152,13 +159,14 @@ class OIDCClient:
 
     def validate_id_token(self, id_token: Any, *, nonce: str | None, access_token: str | None = None,
                           single_use: bool = True) -> dict[str, Any]:
-        return self.validator.id_token(id_token, nonce=nonce, access_token=access_token, single_use=single_use)
+        return self.validator.id_token(id_token, nonce=nonce, access_token=access_token,
+                                       single_use=single_use)
 
     def validate_access_token(self, access_token: Any, *, audience: str | None = None) -> dict[str, Any]:
         return self.validator.access_token(access_token, audience=audience)
 
     def userinfo(self, access_token: str, *, expected_sub: str) -> dict[str, Any]:
-        """The userinfo claims; :class:`IdentityChanged` unless their ``sub`` is the ID token's (Core 5.3.2)."""
+        """The userinfo claims; :class:`IdentityChanged` unless their ``sub`` is the ID token's (5.3.2)."""
         endpoint = self.metadata().userinfo_endpoint
         if not endpoint:
             raise ProviderResponseError("the provider has no userinfo endpoint")
@@ -173,7 +181,8 @@ class OIDCClient:
 
     # -- refresh, client credentials, logout -------------------------------------------------------
 
-    def refresh(self, refresh_token: str, *, previous_claims: dict[str, Any] | None = None) -> tuple[TokenResponse, dict[str, Any] | None]:
+    def refresh(self, refresh_token: str, *, previous_claims: dict[str, Any] | None = None,
+                ) -> tuple[TokenResponse, dict[str, Any] | None]:
         """Use a refresh token; return the new tokens and the refreshed ID token's claims (if one came).
 
         With ``previous_claims`` (the ID token of the original login), the refreshed ID token must
@@ -199,8 +208,8 @@ class OIDCClient:
             form["scope"] = scope
         return self._token_request(form, what="client credentials")
 
-    def end_session_url(self, *, id_token_hint: str | None = None, post_logout_redirect_uri: str | None = None,
-                        state: str | None = None) -> str | None:
+    def end_session_url(self, *, id_token_hint: str | None = None,
+                        post_logout_redirect_uri: str | None = None, state: str | None = None) -> str | None:
         """The provider's RP-initiated logout URL, or None when it has no end-session endpoint."""
         endpoint = self.metadata().end_session_endpoint
         if not endpoint:
@@ -237,7 +246,9 @@ class OIDCClient:
             form["expires_in"] = str(int(expires_in))
         if civic_profile:
             form["civic_profile"] = civic_profile
-        timeout = self.timeout if isinstance(self.timeout, tuple) else max(float(self.timeout), TOKEN_EXCHANGE_TIMEOUT)
+        timeout = self.timeout
+        if not isinstance(timeout, tuple):
+            timeout = max(float(timeout), TOKEN_EXCHANGE_TIMEOUT)
         try:
             return self._token_request(form, what="token exchange", error_class=TokenExchangeError,
                                        timeout=timeout, basic=True)

@@ -94,8 +94,8 @@ class TokenExchanger:
             assert flight.result is not None
             return flight.result
         try:
-            flight.result = self._cached(key, subject, profile) or self._exchange(key, subject, token, profile,
-                                                                                  expires_in)
+            flight.result = (self._cached(key, subject, profile)
+                             or self._exchange(key, subject, token, profile, expires_in))
             return flight.result
         except BaseException as exc:
             flight.error = exc

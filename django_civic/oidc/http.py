@@ -36,7 +36,8 @@ def send(session: requests.Session, method: str, url: str, *, timeout: Any, what
     except requests.Timeout:
         raise ProviderUnavailable(f"Civic Auth did not answer the {what} request in time") from None
     except requests.RequestException as exc:
-        raise ProviderUnavailable(f"Civic Auth could not be reached for the {what} ({type(exc).__name__})") from None
+        raise ProviderUnavailable(
+            f"Civic Auth could not be reached for the {what} ({type(exc).__name__})") from None
 
 
 def read_body(response: requests.Response, limit: int = MAX_RESPONSE_BYTES) -> bytes:

@@ -17,7 +17,8 @@ DEFAULT_HUB_URL = "https://app.civic.com/hub/mcp"
 USER_AGENT = "django-civic"
 
 
-def hub_headers(access_token: str, profile_id: str | None = None, *, session_id: str | None = None) -> dict[str, str]:
+def hub_headers(access_token: str, profile_id: str | None = None, *,
+                session_id: str | None = None) -> dict[str, str]:
     if not isinstance(access_token, str) or not access_token:
         raise ValueError("a Civic access token is required")
     headers = {

@@ -85,7 +85,7 @@ class KeySet:
         self.cooldown = cooldown
 
     def key_for(self, kid: str | None, alg: str) -> Any:
-        """The key to verify a token signed with ``alg`` by key ``kid``; :class:`UnknownSigningKey` if none."""
+        """The key to verify a token signed with ``alg`` by ``kid``; :class:`UnknownSigningKey` if none."""
         cached = self.documents.get(self.jwks_uri)
         fetched = False
         if cached is None or (not cached.fresh and self.documents.claim_fetch(self.jwks_uri, self.cooldown)):

@@ -56,7 +56,8 @@ def allowed_algorithms(configured: Iterable[str], supported: Iterable[str] = ())
     configured = tuple(configured)
     bad = [alg for alg in configured if alg not in ASYMMETRIC_ALGORITHMS]
     if bad:
-        raise OIDCConfigurationError(f"only asymmetric signing algorithms may be allowed, not {', '.join(bad)}")
+        raise OIDCConfigurationError(
+            f"only asymmetric signing algorithms may be allowed, not {', '.join(bad)}")
     supported = tuple(supported)
     return tuple(alg for alg in configured if not supported or alg in supported)
 
@@ -104,7 +105,8 @@ class TokenValidator:
         if access_token is not None and "at_hash" in claims:
             expected = token_hash(access_token, header["alg"])
             if not isinstance(claims["at_hash"], str) or not hmac.compare_digest(claims["at_hash"], expected):
-                raise InvalidToken("the ID token's at_hash does not match the access token", reason="at_hash_mismatch")
+                raise InvalidToken("the ID token's at_hash does not match the access token",
+                                   reason="at_hash_mismatch")
         if single_use and self.replay is not None:
             self._consume(claims, signature, now)
         return claims

@@ -69,7 +69,8 @@ def _error_page(request: HttpRequest, code: str, *, status: int, next_url: str |
 @never_cache
 @require_http_methods(["GET", "POST"])
 def login(request: HttpRequest) -> HttpResponse:
-    next_url = safe_next_url(request, request.POST.get("next") if request.method == "POST" else request.GET.get("next"))
+    data = request.POST if request.method == "POST" else request.GET
+    next_url = safe_next_url(request, data.get("next"))
     if request.method == "GET":
         # A GET must not start a login (a link or <img> on another site could); it shows the button.
         return render(request, "django_civic/civic_auth/login.html", {"next": next_url or ""})
@@ -101,7 +102,8 @@ def callback(request: HttpRequest) -> HttpResponse:
         return _error_page(request, exc.code, status=200)
     if params.get("error"):
         code = "access_denied" if params["error"] == "access_denied" else "provider_error"
-        return _error_page(request, code, status=200 if code == "access_denied" else 400, next_url=pending.next_url)
+        status = 200 if code == "access_denied" else 400
+        return _error_page(request, code, status=status, next_url=pending.next_url)
     try:
         client = get_oidc_client(request)
         # RFC 9207: an authorization response that names its issuer must name ours (mix-up attacks).
@@ -144,10 +146,9 @@ def logout(request: HttpRequest) -> HttpResponse:
     auth = civic_settings.AUTH
     if auth["PROVIDER_LOGOUT"]:
         try:
-            url = get_oidc_client(request).end_session_url(
-                id_token_hint=id_token,
-                post_logout_redirect_uri=auth["POST_LOGOUT_REDIRECT_URI"] or request.build_absolute_uri(target),
-            )
+            back = auth["POST_LOGOUT_REDIRECT_URI"] or request.build_absolute_uri(target)
+            client = get_oidc_client(request)
+            url = client.end_session_url(id_token_hint=id_token, post_logout_redirect_uri=back)
         except OIDCError as exc:
             # Logged out here already; Civic's session simply stays until it expires.
             logger.warning("Civic Auth end-session URL unavailable: %s", exc.code)

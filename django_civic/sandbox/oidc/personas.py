@@ -12,9 +12,11 @@ from typing import Any
 _NAMESPACE = uuid.UUID("5c1e4a52-7d1c-4f0e-9d2b-3a6f1b0c9e11")
 
 _PEOPLE = {
-    "alice": {"given_name": "Alice", "family_name": "Walker", "email": "alice@example.com", "email_verified": True},
+    "alice": {"given_name": "Alice", "family_name": "Walker", "email": "alice@example.com",
+              "email_verified": True},
     "bob": {"given_name": "Bob", "family_name": "Stone", "email": "bob@example.org", "email_verified": False},
-    "carol": {"given_name": "Carol", "family_name": "Danvers", "email": "carol@example.net", "email_verified": True},
+    "carol": {"given_name": "Carol", "family_name": "Danvers", "email": "carol@example.net",
+              "email_verified": True},
 }
 
 # Which claims each scope releases (OIDC Core 5.4).
@@ -35,7 +37,8 @@ def subject(persona: str) -> str:
     return str(uuid.uuid5(_NAMESPACE, persona))
 
 
-def claims(persona: str, scopes: list[str] | tuple[str, ...] = ("openid", "email", "profile")) -> dict[str, Any]:
+def claims(persona: str, scopes: list[str] | tuple[str, ...] = ("openid", "email", "profile"),
+           ) -> dict[str, Any]:
     """The persona's claims released by ``scopes``; ``KeyError`` for an unknown persona."""
     person = _PEOPLE[persona]
     everything = {

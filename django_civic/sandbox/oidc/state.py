@@ -51,7 +51,8 @@ class Client:
 
     def describe(self) -> dict[str, Any]:
         return {"client_id": self.client_id, "client_secret": self.client_secret, "public": self.public,
-                "redirect_uris": self.redirect_uris, "post_logout_redirect_uris": self.post_logout_redirect_uris,
+                "redirect_uris": self.redirect_uris,
+                "post_logout_redirect_uris": self.post_logout_redirect_uris,
                 "allow_localhost": self.allow_localhost, "pkce_without_secret": self.pkce_without_secret}
 
 
@@ -84,8 +85,9 @@ class ProviderState:
 
     def reset(self) -> None:
         with self._lock:
-            self.clients = {defaults.OIDC_CLIENT_ID: Client(defaults.OIDC_CLIENT_ID, defaults.OIDC_CLIENT_SECRET,
-                                                            allow_localhost=True, pkce_without_secret=True)}
+            default = Client(defaults.OIDC_CLIENT_ID, defaults.OIDC_CLIENT_SECRET, allow_localhost=True,
+                             pkce_without_secret=True)
+            self.clients = {default.client_id: default}
             self.codes.clear()
             self.refresh_tokens.clear()
             self.revoked_families.clear()
@@ -188,8 +190,9 @@ def new_client(data: dict[str, Any]) -> Client:
     lists = {}
     for name in ("redirect_uris", "post_logout_redirect_uris"):
         value = data.get(name, [])
-        if not isinstance(value, list) or not all(isinstance(v, str) and urlsplit(v).scheme in ("http", "https")
-                                                   for v in value):
+        urls = isinstance(value, list) and all(isinstance(v, str) and urlsplit(v).scheme in ("http", "https")
+                                               for v in value)
+        if not urls:
             raise ValueError(f"{name} must be a list of http(s) URLs")
         lists[name] = value
     flags = {}

@@ -50,13 +50,13 @@ class OIDCHelpers:
     def oidc_kids(self) -> list[str]:
         return self.control("GET", "oidc/keys")["kids"]
 
-    def mint_oidc_token(self, *, type: str = "id", persona: str = "alice", client_id: str | None = None,  # noqa: A002
-                        nonce: str | None = None, claims: dict[str, Any] | None = None,
-                        remove: list[str] | None = None, fault: str | None = None,
-                        access_token: str | None = None) -> str:
+    def mint_oidc_token(self, *, type: str = "id", persona: str = "alice",  # noqa: A002
+                        client_id: str | None = None, nonce: str | None = None,
+                        claims: dict[str, Any] | None = None, remove: list[str] | None = None,
+                        fault: str | None = None, access_token: str | None = None) -> str:
         """A token signed by the sandbox's current key (or broken by ``fault``), for tests."""
-        body: dict[str, Any] = {"type": type, "persona": persona, "client_id": client_id or self.oidc_client_id,
-                                "claims": claims or {}, "remove": remove or []}
+        body: dict[str, Any] = {"type": type, "persona": persona, "claims": claims or {},
+                                "remove": remove or [], "client_id": client_id or self.oidc_client_id}
         if nonce is not None:
             body["nonce"] = nonce
         if fault is not None:
@@ -72,7 +72,8 @@ class OIDCHelpers:
     def clear_oidc_stats(self) -> None:
         self.control("DELETE", "oidc/stats")
 
-    def oidc_approve(self, authorization_url: str, persona: str = "alice", *, deny: bool = False) -> dict[str, str]:
+    def oidc_approve(self, authorization_url: str, persona: str = "alice", *,
+                     deny: bool = False) -> dict[str, str]:
         """Play the user at the sandbox's login page: pick ``persona`` (or cancel, with ``deny``).
 
         Returns the query parameters the browser is sent back with (``code``, ``state``, ``iss`` or

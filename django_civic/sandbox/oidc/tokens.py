@@ -48,7 +48,8 @@ def other_subject(sub: str) -> str:
 
 
 def access_token_claims(issuer: str, client_id: str, sub: str, scopes: list[str], *,
-                        lifetime: int = ACCESS_TOKEN_LIFETIME, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+                        lifetime: int = ACCESS_TOKEN_LIFETIME,
+                        extra: dict[str, Any] | None = None) -> dict[str, Any]:
     now = int(time.time())
     return {"iss": issuer, "sub": sub, "aud": client_id, "client_id": client_id, "scope": " ".join(scopes),
             "jti": secrets.token_urlsafe(16), "iat": now, "exp": now + lifetime, **(extra or {})}

@@ -139,7 +139,8 @@ def authorize(request: HttpRequest) -> HttpResponse:
         return HttpResponseRedirect(_with_params(redirect_uri, {**result, "state": state, "iss": iss}))
 
     if params.get("response_type") != "code":
-        return back(error="unsupported_response_type", error_description="only response_type=code is supported")
+        return back(error="unsupported_response_type",
+                    error_description="only response_type=code is supported")
     scopes = (params.get("scope") or "").split()
     if "openid" not in scopes:
         return back(error="invalid_scope", error_description="the openid scope is required")
@@ -153,7 +154,8 @@ def authorize(request: HttpRequest) -> HttpResponse:
         if not _CHALLENGE.match(challenge):
             return back(error="invalid_request", error_description="code_challenge is malformed")
     elif client.public:
-        return back(error="invalid_request", error_description="PKCE (code_challenge) is required for public clients")
+        return back(error="invalid_request",
+                    error_description="PKCE (code_challenge) is required for public clients")
     nonce = params.get("nonce")
     if nonce is not None and len(nonce) > 512:
         return back(error="invalid_request", error_description="nonce is too long")
@@ -167,9 +169,9 @@ def authorize(request: HttpRequest) -> HttpResponse:
     if persona is not None:
         if persona not in personas.names():
             return back(error="access_denied", error_description="unknown persona")
-        grant = Grant(client_id=client.client_id, persona=persona, sub=personas.subject(persona), scopes=scopes,
-                      auth_time=int(time.time()), nonce=nonce, redirect_uri=redirect_uri, code_challenge=challenge,
-                      family=secrets.token_hex(8))
+        grant = Grant(client_id=client.client_id, persona=persona, sub=personas.subject(persona),
+                      scopes=scopes, auth_time=int(time.time()), nonce=nonce, redirect_uri=redirect_uri,
+                      code_challenge=challenge, family=secrets.token_hex(8))
         return back(code=provider.issue_code(grant))
     if params.get("prompt") == "none":
         return back(error="login_required", error_description="the user must choose a persona")
@@ -179,6 +181,10 @@ def authorize(request: HttpRequest) -> HttpResponse:
 
 
 # -- token -----------------------------------------------------------------------------------------
+
+def _same(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode(), b.encode())
+
 
 def _authenticate_client(request: HttpRequest) -> tuple[Client | None, HttpResponse | None, bool]:
     """The calling client and whether it proved a secret; or an ``invalid_client`` response."""
@@ -193,9 +199,10 @@ def _authenticate_client(request: HttpRequest) -> tuple[Client | None, HttpRespo
         # RFC 6749 2.3.1 form-encodes id and secret; Civic's token-exchange clients do not. Accept both.
         for client_id, secret in ((raw_id, raw_secret), (unquote_plus(raw_id), unquote_plus(raw_secret))):
             client = provider.client(client_id)
-            if client and client.client_secret and hmac.compare_digest(client.client_secret.encode(), secret.encode()):
+            if client and client.client_secret and _same(client.client_secret, secret):
                 if form.get("client_id") not in (None, client.client_id):
-                    return None, oauth_error("invalid_request", "client_id does not match the credentials"), False
+                    mismatch = oauth_error("invalid_request", "client_id does not match the credentials")
+                    return None, mismatch, False
                 return client, None, True
         return None, oauth_error("invalid_client", "client authentication failed", 401), False
     client = provider.client(form.get("client_id"))
@@ -209,7 +216,7 @@ def _authenticate_client(request: HttpRequest) -> tuple[Client | None, HttpRespo
     if not secret and client.pkce_without_secret and form.get("grant_type") in ("authorization_code",
                                                                                "refresh_token"):
         return client, None, False  # the grant itself must then prove PKCE (checked per grant)
-    if secret and hmac.compare_digest(client.client_secret.encode(), secret.encode()):  # type: ignore[union-attr]
+    if secret and _same(client.client_secret or "", secret):
         return client, None, True
     return None, oauth_error("invalid_client", "client authentication failed", 401), False
 
@@ -348,8 +355,8 @@ def userinfo(request: HttpRequest) -> HttpResponse:
     raw = header[7:].strip() if header[:7].lower() == "bearer " else request.POST.get("access_token")
     claims = tokens.verify_own(raw, issuer(request))
     if claims is None or "scope" not in claims:
-        response = JsonResponse({"error": "invalid_token", "error_description": "the access token is not valid"},
-                                status=401)
+        response = JsonResponse({"error": "invalid_token",
+                                 "error_description": "the access token is not valid"}, status=401)
         response["WWW-Authenticate"] = 'Bearer error="invalid_token"'
         return response
     persona = personas.persona_for_subject(claims["sub"])
@@ -375,17 +382,19 @@ def end_session(request: HttpRequest) -> HttpResponse:
             claims = jwt.decode(hint, key.private.public_key() if key else "", algorithms=["RS256"],
                                 options={"verify_exp": False, "verify_aud": False})
         except (jwt.PyJWTError, ValueError, TypeError, AttributeError):
-            return render("message.html", {"title": "Sign-out failed", "message": "The id_token_hint is not valid."},
-                          status=400)
+            return _signout_failed("The id_token_hint is not valid.")
         hinted = provider.client(claims.get("aud") if isinstance(claims.get("aud"), str) else None)
         if client is not None and hinted is not None and hinted.client_id != client.client_id:
-            return render("message.html", {"title": "Sign-out failed",
-                                           "message": "The id_token_hint was issued to another client."}, status=400)
+            return _signout_failed("The id_token_hint was issued to another client.")
         client = client or hinted
     target = params.get("post_logout_redirect_uri")
     if target:
         if client is None or not client.accepts_redirect(target, client.post_logout_redirect_uris):
-            return render("message.html", {"title": "Sign-out failed",
-                                           "message": "The post_logout_redirect_uri is not registered."}, status=400)
+            return _signout_failed("The post_logout_redirect_uri is not registered.")
         return HttpResponseRedirect(_with_params(target, {"state": params.get("state")}))
-    return render("message.html", {"title": "Signed out", "message": "You are signed out of the Civic Auth sandbox."})
+    return render("message.html", {"title": "Signed out",
+                                   "message": "You are signed out of the Civic Auth sandbox."})
+
+
+def _signout_failed(message: str) -> HttpResponse:
+    return render("message.html", {"title": "Sign-out failed", "message": message}, status=400)
