@@ -1,4 +1,4 @@
-"""The sandbox's A6 checks as pure functions, at a chosen instant, and Civic's recorded header against them."""
+"""The sandbox's A6 checks as pure functions at a chosen instant, and Civic's recorded header against them."""
 
 from __future__ import annotations
 
@@ -57,7 +57,8 @@ def test_the_recorded_header_is_refused_for_another_body_secret_or_key():
 
 def test_the_recorded_header_is_refused_when_its_app_is_not_registered():
     with pytest.raises(Unauthorized, match="no app"):
-        authorize(A74_HEADER, A74_BODY.encode(), get_app=lambda _: None, audiences=CIVIC_AUDIENCES, now=A74_IAT)
+        authorize(A74_HEADER, A74_BODY.encode(), get_app=lambda _: None, audiences=CIVIC_AUDIENCES,
+                  now=A74_IAT)
 
 
 def test_the_recorded_header_is_refused_when_only_the_sandbox_url_is_an_accepted_audience():
@@ -66,7 +67,7 @@ def test_the_recorded_header_is_refused_when_only_the_sandbox_url_is_an_accepted
                   audiences={"http://sandbox.test/sip/"}, now=A74_IAT + 30)
 
 
-def test_the_recorded_header_passes_the_sandbox_over_http_when_its_clock_is_set_back(civic_sandbox, monkeypatch):
+def test_the_recorded_header_passes_the_sandbox_when_its_clock_is_set_back(civic_sandbox, monkeypatch):
     civic_sandbox.register_sip_app(A74_APP_ID, A74_SECRET, A74_PUBLIC_KEY)
     url = civic_sandbox.sip_exchange_url()
     headers = {"Authorization": A74_HEADER, "Content-Type": "application/json"}
@@ -83,7 +84,8 @@ def test_the_recorded_header_passes_the_sandbox_over_http_when_its_clock_is_set_
 
 def test_split_credential_takes_the_ext_after_the_last_dot():
     assert split_credential("Civic h.p.s.e+x/t=") == ("h.p.s", "e+x/t=")
-    for header in (None, "", "Civic", "Civic ", "CIVIC h.p.s.e", "Civic h.p.s", "Civic h.p.s.e.f", "Civic .p.s.e"):
+    for header in (None, "", "Civic", "Civic ", "CIVIC h.p.s.e", "Civic h.p.s", "Civic h.p.s.e.f",
+                   "Civic .p.s.e"):
         with pytest.raises(Unauthorized):
             split_credential(header)
 

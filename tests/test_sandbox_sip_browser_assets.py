@@ -11,6 +11,9 @@ from django.test import Client, override_settings
 
 from django_civic.sandbox import defaults
 from django_civic.sip import SCOPE_REQUESTS
+from django_civic.sip.crypto import generate_key_pair
+
+BASIC = ["contact.personal.email", "contact.personal.phoneNumber"]
 
 
 def test_script_embeds_the_base_url_it_was_served_from(civic_sandbox):
@@ -37,7 +40,8 @@ def test_script_has_civics_scope_request_names_and_wire_values(civic_sandbox):
     pairs = dict(re.findall(r"(\w+): \"([^\"]+)\"", block))
     assert pairs == SCOPE_REQUESTS
     for name in ("auth-code-received", "user-cancelled", "civic-sip-error", "hostedscoperequest:loaded",
-                 "qrCode:scopeOptions", "scoperequest:data-received", "config-missing-app-id", "civic-sr-frame",
+                 "qrCode:scopeOptions", "scoperequest:data-received", "config-missing-app-id",
+                 "civic-sr-frame",
                  "civic-iframe-zone", "civic-hit-the-lights", "removeAllListeners", "addEventListener"):
         assert name in text
 
@@ -67,18 +71,19 @@ def wallet(sandbox, path, body):
 
 
 def test_wallet_preview_lists_app_scope_and_who_can_approve(civic_sandbox):
-    basic = wallet(civic_sandbox, "preview", {"appId": defaults.SIP_APP_ID,
-                                              "attributes": ["contact.personal.email", "contact.personal.phoneNumber"]})
+    basic = wallet(civic_sandbox, "preview", {"appId": defaults.SIP_APP_ID, "attributes": BASIC})
     assert basic.status_code == 200
     body = basic.json()
     assert body["app"] == {"appId": defaults.SIP_APP_ID, "name": "Sandbox app"}
     assert body["scope"]["name"] == "BASIC_SIGNUP"
     assert {p["name"]: p["eligible"] for p in body["personas"]} == {
         "alice": True, "bob": True, "anon": False, "carol": True}
-    poi = wallet(civic_sandbox, "preview", {"appId": defaults.SIP_APP_ID, "verificationLevel": "proofOfIdentity"})
+    poi = wallet(civic_sandbox, "preview",
+                 {"appId": defaults.SIP_APP_ID, "verificationLevel": "proofOfIdentity"})
     assert {p["name"]: p["eligible"] for p in poi.json()["personas"]} == {
         "alice": False, "bob": False, "anon": False, "carol": True}
-    anonymous = wallet(civic_sandbox, "preview", {"appId": defaults.SIP_APP_ID, "verificationLevel": "Anonymous_Login"})
+    anonymous = wallet(civic_sandbox, "preview",
+                       {"appId": defaults.SIP_APP_ID, "verificationLevel": "Anonymous_Login"})
     assert all(p["eligible"] for p in anonymous.json()["personas"])
 
 
@@ -96,7 +101,7 @@ def test_wallet_preview_refusals(civic_sandbox, body, status, message):
 
 
 def test_wallet_approve_mints_a_code_for_the_chosen_persona(civic_sandbox):
-    request = {"appId": defaults.SIP_APP_ID, "attributes": ["contact.personal.email", "contact.personal.phoneNumber"]}
+    request = {"appId": defaults.SIP_APP_ID, "attributes": BASIC}
     approved = wallet(civic_sandbox, "approve", {**request, "persona": "bob"})
     assert approved.status_code == 200 and list(approved.json()) == ["authToken"]  # the code, never the data
     data = civic_sandbox.sip_client().exchange_code(approved.json()["authToken"])
@@ -104,8 +109,8 @@ def test_wallet_approve_mints_a_code_for_the_chosen_persona(civic_sandbox):
     # Asking for one attribute releases only that one.
     only_phone = wallet(civic_sandbox, "approve", {"appId": defaults.SIP_APP_ID, "persona": "alice",
                                                    "attributes": ["contact.personal.phoneNumber"]})
-    assert [a.label for a in civic_sandbox.sip_client().exchange_code(only_phone.json()["authToken"]).attributes] == [
-        "contact.personal.phoneNumber"]
+    released = civic_sandbox.sip_client().exchange_code(only_phone.json()["authToken"]).attributes
+    assert [a.label for a in released] == ["contact.personal.phoneNumber"]
 
 
 @pytest.mark.parametrize(("persona", "status"), [("anon", 400), ("mallory", 400), (None, 400)])
@@ -146,16 +151,19 @@ def test_mounted_sandbox_posts_need_no_csrf_token(db):
     # CSRF is enforced on this site...
     assert client.post("/admin/login/", {"username": "x", "password": "y"}).status_code == 403
     # ...but the sandbox's POST endpoints are server-to-server or sandbox-internal.
-    exchange = client.post("/civic-sandbox/sip/prod/scopeRequest/authCode", b"{}", content_type="application/json")
+    exchange = client.post("/civic-sandbox/sip/prod/scopeRequest/authCode", b"{}",
+                           content_type="application/json")
     assert exchange.status_code == 401 and exchange.content == b"Unauthorized"
     request = {"appId": defaults.SIP_APP_ID, "verificationLevel": "Anonymous_Login"}
-    assert client.post("/civic-sandbox/sip/wallet/preview", request, content_type="application/json").status_code == 200
+    preview = client.post("/civic-sandbox/sip/wallet/preview", request, content_type="application/json")
+    assert preview.status_code == 200
     approved = client.post("/civic-sandbox/sip/wallet/approve", {**request, "persona": "anon"},
                            content_type="application/json")
     assert approved.status_code == 200 and approved.json()["authToken"].count(".") == 2
-    minted = client.post("/civic-sandbox/control/sip/codes", {"persona": "alice"}, content_type="application/json")
+    minted = client.post("/civic-sandbox/control/sip/codes", {"persona": "alice"},
+                         content_type="application/json")
     assert minted.status_code == 201
-    _, public = __import__("django_civic.sip.crypto", fromlist=["generate_key_pair"]).generate_key_pair()
+    _, public = generate_key_pair()
     registered = client.post("/civic-sandbox/control/sip/apps",
                              {"appId": "mounted-app", "appSecret": "A" * 32, "publicKey": public},
                              content_type="application/json")

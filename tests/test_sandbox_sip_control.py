@@ -23,7 +23,8 @@ def app_ids(sandbox):
 
 def test_the_default_app_is_registered_at_start(civic_sandbox):
     (app,) = civic_sandbox.control("GET", "sip/apps")["apps"]
-    assert app == {"appId": defaults.SIP_APP_ID, "name": "Sandbox app", "publicKey": defaults.SIP_APP_PUBLIC_KEY}
+    assert app == {"appId": defaults.SIP_APP_ID, "name": "Sandbox app",
+                   "publicKey": defaults.SIP_APP_PUBLIC_KEY}
     assert "appSecret" not in json.dumps(app)
 
 
@@ -43,14 +44,16 @@ def test_register_and_overwrite_an_app(civic_sandbox):
     first_private, first_public = generate_key_pair()
     second_private, second_public = generate_key_pair()
     secret = "0123456789ABCDEF0123456789ABCDEF"
-    response = post(civic_sandbox, "apps", {"appId": "HyhaWO1SG", "appSecret": secret, "publicKey": first_public})
+    response = post(civic_sandbox, "apps",
+                    {"appId": "HyhaWO1SG", "appSecret": secret, "publicKey": first_public})
     assert response.status_code == 201 and response.json()["publicKey"] == first_public
     code = civic_sandbox.mint_code(app_id="HyhaWO1SG")["authToken"]
     assert post(civic_sandbox, "apps", {"appId": "HyhaWO1SG", "appSecret": secret,
                                         "publicKey": second_public}).status_code == 201
     # The old key no longer signs for the app; the new one does.
     with pytest.raises(SIPUnauthorized):
-        civic_sandbox.sip_client(app_id="HyhaWO1SG", app_secret=secret, private_key=first_private).exchange_code(code)
+        civic_sandbox.sip_client(app_id="HyhaWO1SG", app_secret=secret,
+                                 private_key=first_private).exchange_code(code)
     client = civic_sandbox.sip_client(app_id="HyhaWO1SG", app_secret=secret, private_key=second_private)
     assert client.exchange_code(code).email == "alice@example.com"
 
@@ -60,7 +63,7 @@ def test_register_and_overwrite_an_app(civic_sandbox):
     {"appId": "", "appSecret": "0" * 32, "publicKey": defaults.SIP_APP_PUBLIC_KEY},
     {"appId": "a b", "appSecret": "0" * 32, "publicKey": defaults.SIP_APP_PUBLIC_KEY},
     {"appId": "x" * 129, "appSecret": "0" * 32, "publicKey": defaults.SIP_APP_PUBLIC_KEY},
-    {"appId": "app", "appSecret": "not hex at all, not hex at all!!", "publicKey": defaults.SIP_APP_PUBLIC_KEY},
+    {"appId": "app", "appSecret": "not-hex-" * 4, "publicKey": defaults.SIP_APP_PUBLIC_KEY},
     {"appId": "app", "appSecret": "0" * 30, "publicKey": defaults.SIP_APP_PUBLIC_KEY},
     {"appId": "app", "appSecret": "0" * 32, "publicKey": "04" + "00" * 64},
     {"appId": "app", "appSecret": "0" * 32, "publicKey": defaults.SIP_APP_PRIVATE_KEY},
@@ -106,7 +109,8 @@ def test_scopes_are_accepted_by_name_or_wire_value(civic_sandbox):
         assert len(client.exchange_code(civic_sandbox.mint_code("alice", scope)["authToken"]).attributes) == 2
     for scope in ("ANONYMOUS_LOGIN", "Anonymous_Login"):
         assert client.exchange_code(civic_sandbox.mint_code("alice", scope)["authToken"]).attributes == ()
-    assert len(client.exchange_code(civic_sandbox.mint_code("carol", "proofOfIdentity")["authToken"]).attributes) == 11
+    poi = civic_sandbox.mint_code("carol", "proofOfIdentity")["authToken"]
+    assert len(client.exchange_code(poi).attributes) == 11
 
 
 def test_personas_listing(civic_sandbox):
@@ -116,7 +120,8 @@ def test_personas_listing(civic_sandbox):
     anon = next(p for p in listing["personas"] if p["name"] == "anon")
     assert anon["labels"] == []
     assert {s["name"]: s["wire"] for s in listing["scopes"]} == {
-        "BASIC_SIGNUP": "civicBasic", "ANONYMOUS_LOGIN": "Anonymous_Login", "PROOF_OF_IDENTITY": "proofOfIdentity"}
+        "BASIC_SIGNUP": "civicBasic", "ANONYMOUS_LOGIN": "Anonymous_Login",
+        "PROOF_OF_IDENTITY": "proofOfIdentity"}
 
 
 def test_reset_forgets_custom_apps_and_codes(civic_sandbox):

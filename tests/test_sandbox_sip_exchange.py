@@ -27,7 +27,14 @@ from django_civic.sandbox import defaults
 APP_ID = defaults.SIP_APP_ID
 SECRET = defaults.SIP_APP_SECRET
 PARTNER_KEY = ec.derive_private_key(int(defaults.SIP_APP_PRIVATE_KEY, 16), ec.SECP256R1())
-CIVIC_KEY = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), bytes.fromhex(defaults.SIP_CIVIC_PUBLIC_KEY))
+CIVIC_KEY = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(),
+                                                         bytes.fromhex(defaults.SIP_CIVIC_PUBLIC_KEY))
+CIVIC_PRIVATE_KEY = ec.derive_private_key(int(defaults.SIP_CIVIC_PRIVATE_KEY, 16), ec.SECP256R1())
+EXCHANGE_DATA = {"method": "POST", "path": "scopeRequest/authCode"}
+
+
+def stranger() -> ec.EllipticCurvePrivateKey:
+    return ec.generate_private_key(ec.SECP256R1())
 
 
 # -- an independent implementation of the wire format ----------------------------------------------------
@@ -99,7 +106,8 @@ def decrypt(data: str, secret: str = SECRET) -> str:
     iv, ciphertext = bytes.fromhex(data[:32]), base64.b64decode(data[32:])
     decryptor = Cipher(algorithms.AES(bytes.fromhex(secret)), modes.CBC(iv)).decryptor()
     unpadder = padding.PKCS7(128).unpadder()
-    return (unpadder.update(decryptor.update(ciphertext) + decryptor.finalize()) + unpadder.finalize()).decode()
+    padded = decryptor.update(ciphertext) + decryptor.finalize()
+    return (unpadder.update(padded) + unpadder.finalize()).decode()
 
 
 def verify_civic_token(token: str) -> dict:
@@ -190,8 +198,9 @@ def test_stage_segment_is_free_like_the_sdk_env(civic_sandbox):
 # -- what the sandbox tolerates (all published clients did these, and all worked) -------------------------
 
 
-def _send(sandbox, *, payload: str | None = None, header: str = NODE_HEADER, body_obj=None, wire: bytes | None = None,
-          ext: str = "sorted", key=PARTNER_KEY, secret: str = SECRET) -> requests.Response:
+def _send(sandbox, *, payload: str | None = None, header: str = NODE_HEADER, body_obj=None,
+          wire: bytes | None = None, ext: str = "sorted", key=PARTNER_KEY,
+          secret: str = SECRET) -> requests.Response:
     if body_obj is None:
         body_obj = {"authToken": sandbox.mint_code()["authToken"], "allowS3UploadedPayload": True}
     if wire is None:
@@ -216,7 +225,8 @@ def test_audience_with_or_without_slash_civics_or_the_sandboxs(civic_sandbox, au
 def test_integer_times_kid_header_and_escaped_slashes(civic_sandbox):
     now = int(time.time())
     payload = ('{"aud":"https:\\/\\/api.civic.com\\/sip\\/","iss":"%s","iat":%d,"exp":%d,'
-               '"data":{"method":"POST","path":"scopeRequest\\/authCode"},"sub":"%s"}' % (APP_ID, now, now + 70, APP_ID))
+               '"data":{"method":"POST","path":"scopeRequest\\/authCode"},"sub":"%s"}'
+               % (APP_ID, now, now + 70, APP_ID))
     response = _send(civic_sandbox, payload=payload, header='{"alg":"ES256","typ":"JWT","kid":"_o-3wxz"}')
     assert response.status_code == 200, response.headers.get("X-Sandbox-Reason")
 
@@ -229,8 +239,8 @@ def test_long_lived_partner_token_is_tolerated(civic_sandbox):
 
 def test_nbf_a_little_ahead_is_tolerated(civic_sandbox):
     now = int(time.time())
-    payload = json.dumps({"iat": now, "nbf": now + 45, "exp": now + 180, "iss": APP_ID, "aud": civic_sandbox.sip_api_url,
-                          "sub": APP_ID, "data": {"method": "POST", "path": "scopeRequest/authCode"}})
+    payload = json.dumps({"iat": now, "nbf": now + 45, "exp": now + 180, "iss": APP_ID,
+                          "aud": civic_sandbox.sip_api_url, "sub": APP_ID, "data": EXCHANGE_DATA})
     assert _send(civic_sandbox, payload=payload).status_code == 200
 
 
@@ -284,11 +294,12 @@ def test_hs256_partner_token_keyed_with_the_public_key_is_refused(civic_sandbox)
         header = b64u(b'{"alg":"HS256","typ":"JWT"}')
         signing_input = f"{header}.{b64u(node_claims(civic_sandbox.sip_api_url).encode())}"
         signature = b64u(hmac.new(secret, signing_input.encode(), hashlib.sha256).digest())
-        assert "not ES256" in _reason(post(civic_sandbox, body, civic(f"{signing_input}.{signature}", hmac_b64(body))))
+        response = post(civic_sandbox, body, civic(f"{signing_input}.{signature}", hmac_b64(body)))
+        assert "not ES256" in _reason(response)
 
 
 def test_partner_token_signed_with_another_key_is_refused(civic_sandbox):
-    response = _send(civic_sandbox, key=ec.generate_private_key(ec.SECP256R1()))
+    response = _send(civic_sandbox, key=stranger())
     assert "signature" in _reason(response)
 
 
@@ -318,7 +329,7 @@ def test_es256_header_with_es256k_style_garbage_signature_is_refused(civic_sandb
 def test_partner_token_claims_are_enforced(civic_sandbox, claims, reason):
     now = time.time()
     payload = {"jti": str(uuid.uuid4()), "iat": round(now, 3), "exp": round(now + 180, 3), "iss": APP_ID,
-               "aud": civic_sandbox.sip_api_url, "sub": APP_ID, "data": {"method": "POST", "path": "scopeRequest/authCode"}}
+               "aud": civic_sandbox.sip_api_url, "sub": APP_ID, "data": EXCHANGE_DATA}
     for name, value in claims.items():
         if isinstance(value, str) and value.startswith("now"):
             value = now + float(value[3:])
@@ -340,12 +351,13 @@ def test_partner_token_with_nan_expiry_is_refused(civic_sandbox):
 def test_ext_must_be_the_hmac_of_this_body_with_this_secret(civic_sandbox, ext):
     body_obj = {"authToken": civic_sandbox.mint_code()["authToken"], "allowS3UploadedPayload": True}
     good = hmac_b64(stable_stringify(body_obj).encode())
+    plain_hash = base64.b64encode(hashlib.sha256(stable_stringify(body_obj).encode()).digest()).decode()
     value = {
         "tampered": good[:5] + ("A" if good[5] != "A" else "B") + good[6:],
         "lowercase-secret": hmac_b64(stable_stringify(body_obj).encode(), SECRET.lower()),
         "other-body": hmac_b64(b'{"authToken":"something else"}'),
         "empty-hmac": hmac_b64(b""),
-        "sha256-only": base64.b64encode(hashlib.sha256(stable_stringify(body_obj).encode()).digest()).decode(),
+        "sha256-only": plain_hash,
     }[ext]
     assert "ext" in _reason(_send(civic_sandbox, body_obj=body_obj, ext=value))
 
@@ -405,14 +417,16 @@ def _code_claims(sandbox) -> dict:
 
 def test_forged_auth_codes_are_refused(civic_sandbox):
     claims = _code_claims(civic_sandbox)
-    civic_pem = CIVIC_KEY.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    civic_pem = CIVIC_KEY.public_bytes(serialization.Encoding.PEM,
+                                       serialization.PublicFormat.SubjectPublicKeyInfo)
+    hs256, es256 = {"alg": "HS256", "typ": "JWT"}, {"alg": "ES256", "typ": "JWT"}
     forgeries = {
         "alg none": _forge({"alg": "none", "typ": "JWT"}, claims),
-        "HS256 with the Civic public key (PEM)": _forge({"alg": "HS256", "typ": "JWT"}, claims, hs_secret=civic_pem),
-        "HS256 with the Civic public key (hex)": _forge({"alg": "HS256", "typ": "JWT"}, claims,
+        "HS256 with the Civic public key (PEM)": _forge(hs256, claims, hs_secret=civic_pem),
+        "HS256 with the Civic public key (hex)": _forge(hs256, claims,
                                                         hs_secret=defaults.SIP_CIVIC_PUBLIC_KEY.encode()),
-        "signed by another key": _forge({"alg": "ES256", "typ": "JWT"}, claims, key=ec.generate_private_key(ec.SECP256R1())),
-        "signed by the partner's key": _forge({"alg": "ES256", "typ": "JWT"}, claims, key=PARTNER_KEY),
+        "signed by another key": _forge(es256, claims, key=stranger()),
+        "signed by the partner's key": _forge(es256, claims, key=PARTNER_KEY),
     }
     for name, token in forgeries.items():
         assert _message(node_request(civic_sandbox, token)) == "Auth token is invalid", name
@@ -429,16 +443,14 @@ def test_a_tampered_code_is_refused(civic_sandbox):
 def test_a_civic_signed_code_the_sandbox_never_issued_is_refused(civic_sandbox):
     claims = _code_claims(civic_sandbox)
     claims["data"] = {"codeToken": str(uuid.uuid4())}
-    civic_private = ec.derive_private_key(int(defaults.SIP_CIVIC_PRIVATE_KEY, 16), ec.SECP256R1())
-    token = _forge({"alg": "ES256", "typ": "JWT"}, claims, key=civic_private)
+    token = _forge({"alg": "ES256", "typ": "JWT"}, claims, key=CIVIC_PRIVATE_KEY)
     assert _message(node_request(civic_sandbox, token)) == "Auth token is unknown"
 
 
 def test_a_civic_signed_code_with_another_issuer_is_refused(civic_sandbox):
     claims = _code_claims(civic_sandbox)  # a real, unused code...
     claims["iss"] = "someone-else"  # ...re-signed by the Civic key, but not as Civic's SIP service
-    civic_private = ec.derive_private_key(int(defaults.SIP_CIVIC_PRIVATE_KEY, 16), ec.SECP256R1())
-    token = _forge({"alg": "ES256", "typ": "JWT"}, claims, key=civic_private)
+    token = _forge({"alg": "ES256", "typ": "JWT"}, claims, key=CIVIC_PRIVATE_KEY)
     assert _message(node_request(civic_sandbox, token)) == "Auth token is invalid"
 
 
@@ -457,5 +469,5 @@ def test_bad_bodies_with_valid_credentials_get_400(civic_sandbox, body, message)
 def test_a_refused_request_does_not_burn_the_code(civic_sandbox):
     code = civic_sandbox.mint_code()
     body_obj = {"authToken": code["authToken"]}
-    assert _send(civic_sandbox, body_obj=body_obj, ext="raw", key=ec.generate_private_key(ec.SECP256R1())).status_code == 401
+    assert _send(civic_sandbox, body_obj=body_obj, ext="raw", key=stranger()).status_code == 401
     assert _send(civic_sandbox, body_obj=body_obj, ext="raw").status_code == 200

@@ -1,4 +1,4 @@
-"""``python -m django_civic.sandbox --port 0`` on its own (no project settings): the SIP part works end to end."""
+"""``python -m django_civic.sandbox --port 0`` alone (no project settings): the SIP part works end to end."""
 
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ def standalone(tmp_path_factory):
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
     # stderr to a file: Django's DEBUG console logging would otherwise fill an unread pipe and block.
     errors = open(tmp_path_factory.mktemp("standalone") / "stderr.txt", "w+")
-    process = subprocess.Popen([sys.executable, "-m", "django_civic.sandbox", "--port", "0"], cwd=ROOT, env=env,
-                               stdout=subprocess.PIPE, stderr=errors, text=True)
+    process = subprocess.Popen([sys.executable, "-m", "django_civic.sandbox", "--port", "0"], cwd=ROOT,
+                               env=env, stdout=subprocess.PIPE, stderr=errors, text=True)
     try:
         line = process.stdout.readline()
         if not line:
@@ -42,8 +42,8 @@ def standalone(tmp_path_factory):
 def test_standalone_sandbox_prints_its_sip_credentials_and_exchanges_codes(standalone):
     sip = standalone["sip"]
     assert sip["api_url"] == standalone["base_url"] + "sip/"
-    client = SIPClient(sip["app_id"], sip["app_secret"], sip["private_key"], api_url=sip["api_url"], env=sip["env"],
-                       civic_public_key=sip["civic_public_key"], timeout=5)
+    client = SIPClient(sip["app_id"], sip["app_secret"], sip["private_key"], api_url=sip["api_url"],
+                       env=sip["env"], civic_public_key=sip["civic_public_key"], timeout=5)
     minted = requests.post(standalone["base_url"] + "control/sip/codes",
                            json={"persona": "carol", "scope": "PROOF_OF_IDENTITY"}, timeout=5)
     assert minted.status_code == 201
@@ -61,14 +61,15 @@ def test_standalone_sandbox_serves_the_script_and_wallet(standalone):
     wallet = requests.get(standalone["base_url"] + "sip/wallet/", timeout=5)
     assert wallet.status_code == 200 and 'data-testid="sandbox-approve"' in wallet.text
     preview = requests.post(standalone["base_url"] + "sip/wallet/preview", timeout=5,
-                            json={"appId": standalone["sip"]["app_id"], "verificationLevel": "Anonymous_Login"})
+                            json={"appId": standalone["sip"]["app_id"],
+                                  "verificationLevel": "Anonymous_Login"})
     assert preview.status_code == 200
 
 
 def test_standalone_sandbox_refuses_bad_input_with_4xx(standalone):
-    exchange = requests.post(standalone["sip"]["api_url"] + "prod/scopeRequest/authCode", data=b"[[[", timeout=5,
-                             headers={"Authorization": "Civic x.y.z.w"})
+    exchange = requests.post(standalone["sip"]["api_url"] + "prod/scopeRequest/authCode", data=b"[[[",
+                             headers={"Authorization": "Civic x.y.z.w"}, timeout=5)
     assert exchange.status_code == 401 and exchange.content == b"Unauthorized"
-    fault = requests.post(standalone["base_url"] + "control/faults", json={"channel": "sip.exchange", "kind": "nope"},
-                          timeout=5)
+    fault = requests.post(standalone["base_url"] + "control/faults",
+                          json={"channel": "sip.exchange", "kind": "nope"}, timeout=5)
     assert fault.status_code == 400

@@ -41,6 +41,9 @@ POI = [
 ]
 
 
+ALICE = [(EMAIL, "alice@example.com", True, True), (PHONE, "+1 5556187380", True, True)]
+
+
 def attrs(data):
     return [(a.label, a.value, a.is_valid, a.is_owner) for a in data.attributes]
 
@@ -49,10 +52,11 @@ def attrs(data):
 
 
 @pytest.mark.parametrize(("persona", "scope", "expected"), [
-    ("alice", "BASIC_SIGNUP", [(EMAIL, "alice@example.com", True, True), (PHONE, "+1 5556187380", True, True)]),
-    ("alice", "CIVIC_BASIC", [(EMAIL, "alice@example.com", True, True), (PHONE, "+1 5556187380", True, True)]),
+    ("alice", "BASIC_SIGNUP", ALICE),
+    ("alice", "CIVIC_BASIC", ALICE),
     ("bob", "BASIC_SIGNUP", [(EMAIL, "bob@example.org", False, True), (PHONE, "+44 7700900123", True, True)]),
-    ("carol", "BASIC_SIGNUP", [(EMAIL, "carol@example.net", True, True), (PHONE, "+1 5550104477", True, True)]),
+    ("carol", "BASIC_SIGNUP", [(EMAIL, "carol@example.net", True, True),
+                               (PHONE, "+1 5550104477", True, True)]),
     ("anon", "ANONYMOUS_LOGIN", []),
     ("alice", "ANONYMOUS_LOGIN", []),
     ("carol", "ANONYMOUS_LOGIN", []),
@@ -97,7 +101,8 @@ def test_user_id_is_stable_per_persona_and_app(civic_sandbox):
     other_app = civic_sandbox.register_sip_app("second-app")
     other_client = civic_sandbox.sip_client(app_id="second-app", app_secret=other_app["appSecret"],
                                             private_key=other_app["privateKey"])
-    elsewhere = other_client.exchange_code(civic_sandbox.mint_code("alice", app_id="second-app")["authToken"]).user_id
+    elsewhere_code = civic_sandbox.mint_code("alice", app_id="second-app")["authToken"]
+    elsewhere = other_client.exchange_code(elsewhere_code).user_id
     assert first == again
     assert len({first, bob, elsewhere}) == 3
 
@@ -124,28 +129,33 @@ def test_a_registered_app_with_pem_key_and_dev_stage(civic_sandbox):
     private_hex, _ = generate_key_pair()
     from cryptography.hazmat.primitives import serialization
 
-    pem = load_private_key(private_hex).private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                                       serialization.NoEncryption()).decode()
+    pem = load_private_key(private_hex).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
     creds = civic_sandbox.register_sip_app("pem-app", private_key=pem, name="PEM app")
-    client = civic_sandbox.sip_client(app_id="pem-app", app_secret=creds["appSecret"], private_key=pem, env="dev")
+    client = civic_sandbox.sip_client(app_id="pem-app", app_secret=creds["appSecret"], private_key=pem,
+                                      env="dev")
     code = civic_sandbox.mint_code("carol", "BASIC_SIGNUP", app_id="pem-app")
     assert client.exchange_code(code["authToken"]).email == "carol@example.net"
 
 
 def test_a_48_hex_secret_means_aes_192_on_both_sides(civic_sandbox):
     creds = civic_sandbox.register_sip_app("aes192-app", app_secret="AB" * 24)
-    client = civic_sandbox.sip_client(app_id="aes192-app", app_secret="AB" * 24, private_key=creds["privateKey"])
-    assert client.exchange_code(civic_sandbox.mint_code(app_id="aes192-app")["authToken"]).phone == "+1 5556187380"
+    client = civic_sandbox.sip_client(app_id="aes192-app", app_secret="AB" * 24,
+                                      private_key=creds["privateKey"])
+    code = civic_sandbox.mint_code(app_id="aes192-app")["authToken"]
+    assert client.exchange_code(code).phone == "+1 5556187380"
 
 
 # -- faults map to typed errors ----------------------------------------------------------------------------
 
 
+EXPLICIT_DENY = '{"Message":"User is not authorized to access this resource with an explicit deny"}'
+
+
 @pytest.mark.parametrize(("fault", "error", "status"), [
     ({"kind": "status", "status": 400}, SIPBadRequest, 400),
     ({"kind": "status", "status": 401, "body": "Unauthorized"}, SIPUnauthorized, 401),
-    ({"kind": "status", "status": 403,
-      "body": '{"Message":"User is not authorized to access this resource with an explicit deny"}'}, SIPForbidden, 403),
+    ({"kind": "status", "status": 403, "body": EXPLICIT_DENY}, SIPForbidden, 403),
     ({"kind": "status", "status": 405}, SIPMethodNotAllowed, 405),
     ({"kind": "status", "status": 429}, SIPRateLimited, 429),
     ({"kind": "status", "status": 500}, SIPUpstreamError, 500),
@@ -200,12 +210,14 @@ def test_processed_variant_gives_the_same_data(civic_sandbox):
     raw = civic_sandbox.sip_post({"authToken": code["authToken"], "allowS3UploadedPayload": True})
     body = raw.json()
     assert list(body) == ["payloadUrl", "processed", "data", "userId", "encrypted"]
-    assert body["processed"] is True and body["data"] == body["payloadUrl"] and body["userId"] == code["userId"]
+    assert body["processed"] is True and body["data"] == body["payloadUrl"]
+    assert body["userId"] == code["userId"]
     fetched = requests.get(body["payloadUrl"], timeout=5)
     assert fetched.status_code == 200 and fetched.text.count(".") == 2  # the raw JWT, not JSON-quoted
 
     civic_sandbox.inject_fault("sip.exchange", "processed")
-    data = civic_sandbox.sip_client().exchange_code(civic_sandbox.mint_code("carol", "PROOF_OF_IDENTITY")["authToken"])
+    code = civic_sandbox.mint_code("carol", "PROOF_OF_IDENTITY")["authToken"]
+    data = civic_sandbox.sip_client().exchange_code(code)
     assert [a.label for a in data.attributes] == POI
 
 
@@ -225,7 +237,8 @@ def test_large_payload_variant_is_at_least_size_bytes_and_decrypts_to_the_same_d
 def test_large_payload_over_the_clients_cap(civic_sandbox):
     civic_sandbox.inject_fault("sip.exchange", "large_payload", size=300_000)
     with pytest.raises(SIPPayloadTooLarge):
-        civic_sandbox.sip_client(max_payload_bytes=100_000).exchange_code(civic_sandbox.mint_code()["authToken"])
+        civic_sandbox.sip_client(max_payload_bytes=100_000).exchange_code(
+            civic_sandbox.mint_code()["authToken"])
 
 
 @pytest.mark.parametrize(("fault", "error"), [
@@ -298,27 +311,26 @@ def test_code_for_another_app_is_refused_locally_and_by_the_sandbox(civic_sandbo
 def test_expired_code_is_refused_locally_and_by_the_sandbox(civic_sandbox):
     code = civic_sandbox.mint_code(age=1800 + 120)["authToken"]
     client = civic_sandbox.sip_client()
-    assert "expired" in str(_no_request_reached_the_sandbox(civic_sandbox, lambda: client.exchange_code(code)))
+    error = _no_request_reached_the_sandbox(civic_sandbox, lambda: client.exchange_code(code))
+    assert "expired" in str(error)
     with pytest.raises(SIPBadRequest, match="expired"):
         client.exchange_code(code, claims={})
 
 
 def test_forged_codes_are_refused_locally_and_by_the_sandbox(civic_sandbox):
     real = civic_sandbox.mint_code()["authToken"]
+    head, payload, signature = real.split(".")
     claims = _claims(real)
-    hs = b"{}"
+    hs_input = b64url_encode(b'{"alg":"HS256","typ":"JWT"}') + "." + payload
+    hs_key = defaults.SIP_CIVIC_PUBLIC_KEY.encode()
+    hs_signature = hmac.new(hs_key, hs_input.encode(), hashlib.sha256).digest()
     forgeries = {
         "none": _forge({"alg": "none", "typ": "JWT"}, claims, b""),
-        "hs256": "",
-        "tampered": real.split(".")[0] + "." + b64url_encode(json.dumps({**claims, "sub": "x"}).encode()) + "."
-                    + real.split(".")[2],
+        "hs256 keyed with the Civic public key": f"{hs_input}.{b64url_encode(hs_signature)}",
+        "tampered": f"{head}.{b64url_encode(json.dumps({**claims, 'sub': 'x'}).encode())}.{signature}",
         "wrong key": auth_code(defaults.SIP_APP_ID, load_private_key(generate_key_pair()[0]),
                                civic_sandbox.sip_api_url),
     }
-    head = b64url_encode(b'{"alg":"HS256","typ":"JWT"}')
-    signing_input = f"{head}.{b64url_encode(json.dumps(claims).encode())}"
-    hs = hmac.new(defaults.SIP_CIVIC_PUBLIC_KEY.encode(), signing_input.encode(), hashlib.sha256).digest()
-    forgeries["hs256"] = f"{signing_input}.{b64url_encode(hs)}"
     client = civic_sandbox.sip_client()
     for name, token in forgeries.items():
         _no_request_reached_the_sandbox(civic_sandbox, lambda token=token: client.exchange_code(token))

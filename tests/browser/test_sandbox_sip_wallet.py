@@ -35,7 +35,8 @@ PAGE = """<!DOCTYPE html>
     civicSip.on(name, function (event) {{ window.events.push({{name: name, event: event}}); }});
   }});
   document.getElementById("signupButton").addEventListener("click", function () {{
-    civicSip.signup({{style: "popup", scopeRequest: civicSip.ScopeRequests[query.get("scope") || "BASIC_SIGNUP"]}});
+    var scope = civicSip.ScopeRequests[query.get("scope") || "BASIC_SIGNUP"];
+    civicSip.signup({{style: "popup", scopeRequest: scope}});
   }});
 </script>
 </body></html>

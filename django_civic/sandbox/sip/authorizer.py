@@ -141,7 +141,7 @@ def parse_body(body: bytes) -> str:
 
 def check_auth_code(token: str, civic_key: ec.EllipticCurvePublicKey, app_id: str, *, now: float,
                     grace: float = GRACE_SECONDS) -> str:
-    """Verify the auth code (signed by the sandbox's Civic key, for this app, unexpired); return its codeToken."""
+    """Verify the auth code (the sandbox's Civic key, this app, unexpired); return its ``codeToken``."""
     try:
         claims = decode_es256(token, civic_key, now=now, grace=grace, require=("exp",))
     except TokenError as exc:

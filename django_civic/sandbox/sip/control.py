@@ -46,7 +46,8 @@ def mint(base: str, *, app_id: str, user_id: str, attributes: list[dict[str, Any
 
 
 def app_from_json(data: dict[str, Any]) -> App:
-    app_id, secret, key, name = data.get("appId"), data.get("appSecret"), data.get("publicKey"), data.get("name", "")
+    app_id, secret, key = data.get("appId"), data.get("appSecret"), data.get("publicKey")
+    name = data.get("name", "")
     if not isinstance(app_id, str) or not _APP_ID.match(app_id):
         raise BadRequest("appId must be 1-128 letters, digits or . _ ~ -")
     if not isinstance(secret, str) or not _SECRET.match(secret):
@@ -104,7 +105,7 @@ def _released(data: dict[str, Any], app_id: str, scope: personas.Scope) -> tuple
     persona_name = data.get("persona")
     custom = data.get("data")
     explicit_user = data.get("userId")
-    if explicit_user is not None and (not isinstance(explicit_user, str) or not 1 <= len(explicit_user) <= 255):
+    if explicit_user is not None and not (isinstance(explicit_user, str) and 1 <= len(explicit_user) <= 255):
         raise BadRequest("userId must be a string of 1 to 255 characters")
     if custom is not None:
         attributes = personas.normalise_data(custom)

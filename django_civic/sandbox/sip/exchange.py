@@ -143,7 +143,8 @@ def _success_body(base: str, app_secret: str, issued: IssuedCode, fault: Fault |
         url = f"{base}sip/payload/{state.store_payload(token, now=at)}"
         # Civic's fixture for this variant has only the first three keys; our client (and any careful
         # one) needs userId, so the sandbox sends it, with encrypted, as the direct answer does.
-        return {"payloadUrl": url, "processed": True, "data": url, "userId": issued.user_id, "encrypted": True}
+        return {"payloadUrl": url, "processed": True, "data": url, "userId": issued.user_id,
+                "encrypted": True}
     return {"data": token, "userId": issued.user_id, "encrypted": True, "alg": "aes"}
 
 
@@ -173,7 +174,8 @@ def corrupt_signature(token: str) -> str:
 def resign_with_stranger(token: str) -> str:
     """The same claims signed by a key that is not the sandbox's Civic key (fault ``wrong_key``)."""
     head, payload, _ = token.split(".")
-    return encode_es256_jwt(json.loads(b64url_decode(payload)), _STRANGER_KEY, json.loads(b64url_decode(head)))
+    claims, header = json.loads(b64url_decode(payload)), json.loads(b64url_decode(head))
+    return encode_es256_jwt(claims, _STRANGER_KEY, header)
 
 
 # -- the S3 "processed" payload --------------------------------------------------------------------------

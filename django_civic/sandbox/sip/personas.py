@@ -130,7 +130,8 @@ _BY_WIRE = {scope.wire: scope for scope in SCOPES.values()}
 # refuses them rather than invent an answer.
 NOT_EMULATED = {
     "BASIC_LOGIN": "Login", "LEGAL": "Legal", "ID_VERIFICATION": "id_verification", "PASSPORT": "passport",
-    "DRIVER_LICENSE": "driversLicense", "PROOF_OF_RESIDENCE": "proofOfResidence", "PROOF_OF_AGE": "proofOfAge",
+    "DRIVER_LICENSE": "driversLicense", "PROOF_OF_RESIDENCE": "proofOfResidence",
+    "PROOF_OF_AGE": "proofOfAge",
 }
 
 

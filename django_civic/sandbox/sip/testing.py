@@ -49,11 +49,12 @@ class SIPHelpers:
             "timeout": 5.0,
         }
         options.update(overrides)
-        return SIPClient(options.pop("app_id"), options.pop("app_secret"), options.pop("private_key"), **options)
+        credentials = options.pop("app_id"), options.pop("app_secret"), options.pop("private_key")
+        return SIPClient(*credentials, **options)
 
     def mint_code(self, persona: str | None = "alice", scope: str = "BASIC_SIGNUP", app_id: str | None = None,
                   data: list[dict[str, Any]] | None = None, **extra: Any) -> dict[str, Any]:
-        """An approved auth code, as if ``persona`` had approved ``scope`` in the wallet: ``{authToken, userId}``.
+        """An approved auth code, as if ``persona`` approved ``scope`` in the wallet: ``{authToken, userId}``.
 
         ``data`` replaces the released attributes (``[{label, value, isValid?, isOwner?}]``); the user id is
         still the persona's, or a new random one with ``persona=None``. ``extra`` passes ``userId`` or
@@ -75,7 +76,12 @@ class SIPHelpers:
         Returns ``{appId, appSecret, publicKey, privateKey}`` (``privateKey`` when it was generated or
         given), ready for ``sip_client(app_id=..., app_secret=..., private_key=...)``.
         """
-        from django_civic.sip.crypto import generate_app_secret, generate_key_pair, load_private_key, public_key_hex
+        from django_civic.sip.crypto import (
+            generate_app_secret,
+            generate_key_pair,
+            load_private_key,
+            public_key_hex,
+        )
 
         if public_key is None:
             if private_key is None:
