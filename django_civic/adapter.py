@@ -44,11 +44,13 @@ class DefaultCivicAdapter:
 
     # -- signup --------------------------------------------------------------------------------------
 
-    def is_open_for_signup(self, request: HttpRequest | None, provider: str, attributes: Sequence[Any]) -> bool:
+    def is_open_for_signup(self, request: HttpRequest | None, provider: str,
+                           attributes: Sequence[Any]) -> bool:
         """May a new user be created for this identity? (Runs only when no account matches.)"""
         return bool(civic_settings.SIGNUP_OPEN)
 
-    def new_user(self, request: HttpRequest | None, provider: str, attributes: Sequence[Any]) -> AbstractBaseUser:
+    def new_user(self, request: HttpRequest | None, provider: str,
+                 attributes: Sequence[Any]) -> AbstractBaseUser:
         """An unsaved instance of the user model."""
         return get_user_model()()
 

@@ -114,7 +114,10 @@ def is_phone_label(label: str) -> bool:
 
 
 def normalise(value: str, *, phone: bool = False) -> str:
-    """What the digest covers: ``"  Ann@Example.COM "`` -> ``"ann@example.com"``, ``"+1 (555) 010-99"`` -> ``"+155501099"``."""
+    """What the digest covers.
+
+    ``"  Ann@Example.COM "`` -> ``"ann@example.com"``; phone: ``"+1 (555) 010-99"`` -> ``"+155501099"``.
+    """
     value = value.strip()
     if phone:
         digits = _NOT_DIGITS.sub("", value)

@@ -149,7 +149,8 @@ def purge_document_images(older_than_days: int | None = None) -> int:
     words = Q()
     for word in IMAGE_WORDS:
         words |= Q(label__icontains=word)
-    candidates = VerifiedAttribute.objects.filter(words, last_verified_at__lt=cutoff).values_list("pk", "label")
+    candidates = (VerifiedAttribute.objects.filter(words, last_verified_at__lt=cutoff)
+                  .values_list("pk", "label"))
     ids = [pk for pk, label in candidates.iterator() if is_image_label(label)]
     deleted = 0
     for start in range(0, len(ids), 500):
@@ -262,7 +263,9 @@ def _email_link_target(adapter: DefaultCivicAdapter, request: HttpRequest | None
     if len(matches) > 1:
         raise EmailLinkRefused()
     target = matches[0]
-    if not getattr(target, "is_active", True) or not adapter.can_link_by_email(request, provider, incoming, target):
+    if not getattr(target, "is_active", True):
+        raise EmailLinkRefused()
+    if not adapter.can_link_by_email(request, provider, incoming, target):
         raise EmailLinkRefused()
     return target
 
@@ -288,8 +291,8 @@ def _upsert_attributes(identity: CivicIdentity, incoming: list[Any], scope: str,
             continue
         writes.append(VerifiedAttribute(
             identity=identity, label=attribute.label, value=attribute.value, value_digest=digest,
-            value_size=size, is_valid=bool(attribute.is_valid), is_owner=bool(attribute.is_owner), scope=scope,
-            first_verified_at=now, last_verified_at=now,
+            value_size=size, is_valid=bool(attribute.is_valid), is_owner=bool(attribute.is_owner),
+            scope=scope, first_verified_at=now, last_verified_at=now,
         ))
     if writes:
         # An upsert, so a concurrent login adding the same label cannot fail on the unique constraint.
@@ -318,7 +321,7 @@ def _dedupe(attributes: Iterable[Any]) -> list[Any]:
     for attribute in attributes:
         label = getattr(attribute, "label", None)
         value = getattr(attribute, "value", None)
-        if not isinstance(label, str) or not label or len(label) > KEY_MAX_LENGTH or not isinstance(value, str):
+        if not isinstance(label, str) or not 0 < len(label) <= KEY_MAX_LENGTH or not isinstance(value, str):
             raise InvalidIdentity()
         by_label[label] = attribute
     return list(by_label.values())
@@ -333,8 +336,8 @@ def _check_key(provider: Any, subject: Any) -> None:
 def _send_signals(result: RecordResult, request: HttpRequest | None) -> None:
     common = {"sender": CivicIdentity, "identity": result.identity, "user": result.user, "request": request}
     if result.identity_created:
-        signals.identity_created.send(user_created=result.user_created, linked_by_email=result.linked_by_email,
-                                      **common)
+        signals.identity_created.send(
+            user_created=result.user_created, linked_by_email=result.linked_by_email, **common)
     else:
         signals.identity_updated.send(changed_labels=result.changed_labels, **common)
     if result.changed_labels:

@@ -94,9 +94,12 @@ def test_garbage_is_refused_without_a_network_call(sandbox, request_, token):
     assert not User.objects.exists()
 
 
+_JWT_LIKE = r"[A-Za-z0-9_-]{0,80}\.[A-Za-z0-9_-]{0,80}\.[A-Za-z0-9_-]{0,80}"
+
+
 @settings_(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(token=st.one_of(st.text(max_size=400), st.from_regex(r"[A-Za-z0-9_-]{0,80}\.[A-Za-z0-9_-]{0,80}\.[A-Za-z0-9_-]{0,80}"),
-                       st.binary(max_size=100), st.integers(), st.none(), st.lists(st.text(max_size=5), max_size=3)))
+@given(token=st.one_of(st.text(max_size=400), st.from_regex(_JWT_LIKE), st.binary(max_size=100),
+                       st.integers(), st.none(), st.lists(st.text(max_size=5), max_size=3)))
 def test_any_malformed_token_is_refused_quietly(sandbox, token):
     if exchange_pending(sandbox) == 0:
         arm(sandbox)
@@ -130,7 +133,8 @@ def test_a_code_is_single_use_and_the_replay_never_reaches_civic(sandbox, reques
     arm(sandbox)
     replay = RequestFactory().post("/")
     assert authenticate(replay, civic_sip_token=token) is None
-    assert isinstance(replay.civic_auth_error, TokenReplayed) and replay.civic_auth_error.code == "token_replayed"
+    assert isinstance(replay.civic_auth_error, TokenReplayed)
+    assert replay.civic_auth_error.code == "token_replayed"
     assert exchange_pending(sandbox) == 1
 
 
@@ -246,11 +250,13 @@ def test_production_client_uses_configured_credentials_and_civics_key(settings):
     settings.CIVIC = {"SIP": {"APP_ID": "prod-app", "APP_SECRET": defaults.SIP_APP_SECRET,
                               "PRIVATE_KEY": defaults.SIP_APP_PRIVATE_KEY}}
     client = get_sip_client()
-    assert client.app_id == "prod-app" and client.exchange_url == "https://api.civic.com/sip/prod/scopeRequest/authCode"
+    assert client.app_id == "prod-app"
+    assert client.exchange_url == "https://api.civic.com/sip/prod/scopeRequest/authCode"
     # A sandbox-signed code is not accepted by a production client.
     from django_civic.sip.crypto import load_private_key
     from django_civic.sip.tokens import auth_code
 
-    forged = auth_code("prod-app", load_private_key(defaults.SIP_CIVIC_PRIVATE_KEY), "https://api.civic.com/sip/")
+    sandbox_key = load_private_key(defaults.SIP_CIVIC_PRIVATE_KEY)
+    forged = auth_code("prod-app", sandbox_key, "https://api.civic.com/sip/")
     with pytest.raises(SIPInvalidAuthToken):
         client.check_auth_code(forged)

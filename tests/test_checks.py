@@ -173,7 +173,8 @@ def test_w003_quiet_with_own_keys_or_in_debug(production):
 
 @pytest.mark.parametrize("backend", ["locmem.LocMemCache", "dummy.DummyCache", "filebased.FileBasedCache"])
 def test_w004_fires_for_per_process_caches(production, backend):
-    production.CACHES = {"default": {"BACKEND": f"django.core.cache.backends.{backend}", "LOCATION": "/tmp/x"}}
+    path = f"django.core.cache.backends.{backend}"
+    production.CACHES = {"default": {"BACKEND": path, "LOCATION": "/tmp/x"}}
     assert ids(core.check_replay_cache()) == ["django_civic.W004"]
 
 

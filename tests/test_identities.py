@@ -97,7 +97,8 @@ def test_second_login_reuses_user_and_reports_no_change(make_attributes, recorde
 def test_changed_value_and_validity_are_recorded_and_signalled(make_attributes, recorder):
     login(make_attributes())
     first_seen = VerifiedAttribute.objects.get(label=EMAIL).first_verified_at
-    result = login([Attribute(EMAIL, "Ann@Example.com", True, True), Attribute(PHONE, "+1 555 0100", False, True)])
+    result = login([Attribute(EMAIL, "Ann@Example.com", True, True),
+                    Attribute(PHONE, "+1 555 0100", False, True)])
     assert set(result.changed_labels) == {EMAIL, PHONE}
     email = VerifiedAttribute.objects.get(label=EMAIL)
     # A case-only change is still a change (the digest ignores case; the stored value must not).
@@ -134,7 +135,8 @@ def test_user_fields_follow_verified_attributes_on_later_logins(make_attributes,
 
 def test_protected_user_fields_are_never_written(make_attributes, settings):
     settings.CIVIC = {**settings.CIVIC, "USER_FIELD_MAP": {
-        "email": EMAIL, "username": EMAIL, "is_staff": "x.staff", "is_superuser": "x.su", "first_name": "x.name"}}
+        "email": EMAIL, "username": EMAIL, "is_staff": "x.staff", "is_superuser": "x.su",
+        "first_name": "x.name"}}
     result = login(make_attributes(extra={"x.staff": "true", "x.su": "true", "x.name": "Ann"}))
     user = User.objects.get(pk=result.user.pk)
     assert user.username.startswith("civic-") and not user.is_staff and not user.is_superuser
@@ -183,7 +185,8 @@ def test_signup_closed_refuses_new_identities_and_writes_nothing(make_attributes
     with pytest.raises(SignupClosed) as info:
         login(make_attributes())
     assert info.value.code == "signup_closed" and info.value.status == 403
-    assert not User.objects.exists() and not CivicIdentity.objects.exists() and not VerifiedAttribute.objects.exists()
+    assert not User.objects.exists() and not CivicIdentity.objects.exists()
+    assert not VerifiedAttribute.objects.exists()
 
 
 def test_signup_closed_still_lets_known_identities_in(make_attributes, settings):
@@ -236,7 +239,8 @@ def test_identity_key_is_compared_exactly(make_attributes):
 
 
 @pytest.mark.parametrize("provider, subject", [
-    ("civic_sip", ""), ("", "x"), ("civic_sip", "x" * 192), ("civic_sip", " x"), ("civic_sip", None), (None, "x"),
+    ("civic_sip", ""), ("", "x"), ("civic_sip", "x" * 192), ("civic_sip", " x"), ("civic_sip", None),
+    (None, "x"),
 ])
 def test_invalid_identity_keys_are_refused(make_attributes, provider, subject):
     with pytest.raises(InvalidIdentity):
@@ -253,7 +257,8 @@ def test_malformed_attributes_are_refused(attribute):
 
 
 def test_duplicate_labels_keep_the_last(make_attributes):
-    login([Attribute(EMAIL, "first@example.com", True, True), Attribute(EMAIL, "last@example.com", True, True)])
+    login([Attribute(EMAIL, "first@example.com", True, True),
+           Attribute(EMAIL, "last@example.com", True, True)])
     assert VerifiedAttribute.objects.get().value == "last@example.com"
 
 
@@ -310,15 +315,18 @@ def test_document_images_are_purged_after_the_retention_period(settings):
 
     from django_civic.identities import purge_document_images
 
-    login([Attribute(EMAIL, "a@example.com", True, True), Attribute("documents.genericId.image", "QUJD", True, True),
-           Attribute("documents.genericId.image_md5", "abc", True, True), Attribute("idemia.portrait", "QUJD", True, True)])
+    login([Attribute(EMAIL, "a@example.com", True, True),
+           Attribute("documents.genericId.image", "QUJD", True, True),
+           Attribute("documents.genericId.image_md5", "abc", True, True),
+           Attribute("idemia.portrait", "QUJD", True, True)])
     assert purge_document_images() == 0  # default None: kept
     VerifiedAttribute.objects.update(last_verified_at=timezone.now() - timedelta(days=10))
     settings.CIVIC = {**settings.CIVIC, "DOCUMENT_IMAGE_RETENTION_DAYS": 30}
     assert purge_document_images() == 0
     settings.CIVIC = {**settings.CIVIC, "DOCUMENT_IMAGE_RETENTION_DAYS": 7}
     assert purge_document_images() == 2
-    assert set(VerifiedAttribute.objects.values_list("label", flat=True)) == {EMAIL, "documents.genericId.image_md5"}
+    kept = set(VerifiedAttribute.objects.values_list("label", flat=True))
+    assert kept == {EMAIL, "documents.genericId.image_md5"}
 
 
 class PendingApproval(DefaultCivicAdapter):
@@ -345,6 +353,7 @@ def test_generated_usernames_fit_the_user_model():
 
 
 def test_mapped_fields_the_user_model_lacks_are_ignored(make_attributes, settings):
-    settings.CIVIC = {**settings.CIVIC, "USER_FIELD_MAP": {"nickname": EMAIL, "groups": EMAIL, "email": EMAIL}}
+    field_map = {"nickname": EMAIL, "groups": EMAIL, "email": EMAIL}
+    settings.CIVIC = {**settings.CIVIC, "USER_FIELD_MAP": field_map}
     result = login(make_attributes())
     assert result.user.email == "ann@example.com" and not result.user.groups.exists()

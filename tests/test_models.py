@@ -21,7 +21,8 @@ def user():
 
 def attribute(identity, label="contact.personal.email", value="ann@example.com"):
     now = timezone.now()
-    return VerifiedAttribute.objects.create(identity=identity, label=label, value=value, first_verified_at=now,
+    return VerifiedAttribute.objects.create(identity=identity, label=label, value=value,
+                                            first_verified_at=now,
                                             last_verified_at=now)
 
 
@@ -30,7 +31,8 @@ def test_provider_and_subject_are_unique_together(user):
     CivicIdentity.objects.create(user=user, provider="idemia", subject="abc")
     CivicIdentity.objects.create(user=user, provider="civic_sip", subject="ABC")
     with pytest.raises(IntegrityError), transaction.atomic():
-        CivicIdentity.objects.create(user=User.objects.create(username="other"), provider="civic_sip", subject="abc")
+        other = User.objects.create(username="other")
+        CivicIdentity.objects.create(user=other, provider="civic_sip", subject="abc")
     assert user.civic_identities.count() == 3
 
 
@@ -65,7 +67,8 @@ def test_exact_match_helper():
 
 @pytest.mark.parametrize("label, image", [
     ("documents.genericId.image", True), ("idemia.portrait", True), ("idemia.selfieImage", True),
-    ("documents.genericId.image_md5", False), ("contact.personal.email", False), ("documents.genericId.type", False),
+    ("documents.genericId.image_md5", False), ("contact.personal.email", False),
+    ("documents.genericId.type", False),
 ])
 def test_image_labels(label, image):
     assert is_image_label(label) is image

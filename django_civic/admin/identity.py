@@ -92,7 +92,8 @@ def masked(attribute: VerifiedAttribute) -> str:
 
 class VerifiedAttributeInline(admin.TabularInline):
     model = VerifiedAttribute
-    fields = ("label", "masked_value", "is_valid", "is_owner", "scope", "first_verified_at", "last_verified_at")
+    fields = ("label", "masked_value", "is_valid", "is_owner", "scope", "first_verified_at",
+              "last_verified_at")
     readonly_fields = fields
     extra = 0
     max_num = 0
@@ -180,7 +181,8 @@ class ValidityFilter(admin.SimpleListFilter):
         if self.value() == "no_verified_email":
             return queryset.filter(~Exists(verified_email))
         if self.value() == "invalid":
-            return queryset.filter(Exists(VerifiedAttribute.objects.filter(identity=OuterRef("pk"), is_valid=False)))
+            invalid = VerifiedAttribute.objects.filter(identity=OuterRef("pk"), is_valid=False)
+            return queryset.filter(Exists(invalid))
         return queryset
 
 
@@ -269,7 +271,8 @@ class CivicIdentityAdmin(admin.ModelAdmin):
         derived from the configured user model), plus emails and phones through the digest."""
         return ("subject", f"user__{get_user_model().USERNAME_FIELD}")
 
-    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet,
+                           search_term: str) -> tuple[QuerySet, bool]:
         term = search_term.strip()
         if not term:
             return queryset, False
@@ -306,14 +309,15 @@ class CivicIdentityAdmin(admin.ModelAdmin):
         for identity in queryset.select_related("user"):
             unlink_identity(identity, request=request)
             count += 1
-        self.message_user(request, ngettext("Unlinked %d identity.", "Unlinked %d identities.", count) % count,
-                          messages.SUCCESS)
+        message = ngettext("Unlinked %d identity.", "Unlinked %d identities.", count) % count
+        self.message_user(request, message, messages.SUCCESS)
 
     @admin.action(description=_("Purge the stored attributes of selected identities"), permissions=["delete"])
     def purge_selected_attributes(self, request: HttpRequest, queryset: QuerySet) -> None:
-        purged = sum(purge_attributes(identity, request=request) for identity in queryset.select_related("user"))
-        self.message_user(request, ngettext("Purged %d attribute.", "Purged %d attributes.", purged) % purged,
-                          messages.SUCCESS)
+        purged = sum(purge_attributes(identity, request=request)
+                     for identity in queryset.select_related("user"))
+        message = ngettext("Purged %d attribute.", "Purged %d attributes.", purged) % purged
+        self.message_user(request, message, messages.SUCCESS)
 
 
 def _short(subject: str) -> str:

@@ -68,8 +68,8 @@ def check_sip_credentials(app_configs: Any = None, **kwargs: Any) -> list[checks
         problem = "CIVIC['SIP'] needs APP_ID, APP_SECRET and PRIVATE_KEY"
     else:
         try:
-            SIPClient(sip["APP_ID"], sip["APP_SECRET"], sip["PRIVATE_KEY"], api_url=sip["API_URL"] or "https://x/",
-                      civic_public_key=sip["CIVIC_PUBLIC_KEY"])
+            SIPClient(sip["APP_ID"], sip["APP_SECRET"], sip["PRIVATE_KEY"],
+                      api_url=sip["API_URL"] or "https://x/", civic_public_key=sip["CIVIC_PUBLIC_KEY"])
             return []
         except SIPConfigurationError as exc:
             problem = f"CIVIC['SIP'] is malformed: {exc}"  # the client's messages never include the secrets

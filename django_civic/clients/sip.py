@@ -35,7 +35,8 @@ def sip_config(request: HttpRequest | None = None) -> dict:
         if not sip["APP_ID"]:
             config.update(app_id=sandbox_defaults.SIP_APP_ID, app_secret=sandbox_defaults.SIP_APP_SECRET,
                           private_key=sandbox_defaults.SIP_APP_PRIVATE_KEY)
-        config.update(api_url=sandbox_url(request) + "sip/", civic_public_key=sandbox_defaults.SIP_CIVIC_PUBLIC_KEY)
+        config.update(api_url=sandbox_url(request) + "sip/",
+                      civic_public_key=sandbox_defaults.SIP_CIVIC_PUBLIC_KEY)
     return config
 
 

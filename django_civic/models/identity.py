@@ -35,7 +35,8 @@ class CivicIdentityQuerySet(models.QuerySet):
 
 class CivicIdentity(models.Model):
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="civic_identities", verbose_name=_("user"),
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="civic_identities",
+        verbose_name=_("user"),
     )
     provider = models.CharField(
         _("provider"), max_length=KEY_MAX_LENGTH,
@@ -54,7 +55,8 @@ class CivicIdentity(models.Model):
         verbose_name = _("Civic identity")
         verbose_name_plural = _("Civic identities")
         constraints = [
-            models.UniqueConstraint(fields=["provider", "subject"], name="django_civic_identity_provider_subject"),
+            models.UniqueConstraint(fields=["provider", "subject"],
+                                    name="django_civic_identity_provider_subject"),
         ]
         indexes = [
             # The unique index leads with provider; the admin's exact subject search needs its own.
@@ -82,7 +84,8 @@ class VerifiedAttribute(models.Model):
         help_text=_("Keyed HMAC-SHA256 of the normalised value, for exact-match search."),
     )
     value_size = models.PositiveIntegerField(
-        _("value size"), default=0, help_text=_("Length of the plain value in bytes (shown instead of images)."),
+        _("value size"), default=0,
+        help_text=_("Length of the plain value in bytes (shown instead of images)."),
     )
     is_valid = models.BooleanField(_("valid"), default=False)
     is_owner = models.BooleanField(_("owner"), default=False)
@@ -94,13 +97,15 @@ class VerifiedAttribute(models.Model):
         verbose_name = _("verified attribute")
         verbose_name_plural = _("verified attributes")
         constraints = [
-            models.UniqueConstraint(fields=["identity", "label"], name="django_civic_attribute_identity_label"),
+            models.UniqueConstraint(fields=["identity", "label"],
+                                    name="django_civic_attribute_identity_label"),
         ]
         indexes = [
             # Exact search by email or phone without decrypting anything.
             models.Index(fields=["value_digest"], name="django_civic_attribute_digest"),
             # The admin's validity filters, small partial indexes (PostgreSQL, SQLite; ignored elsewhere).
-            models.Index(fields=["identity"], condition=models.Q(is_valid=False), name="django_civic_attr_invalid"),
+            models.Index(fields=["identity"], name="django_civic_attr_invalid",
+                         condition=models.Q(is_valid=False)),
             models.Index(fields=["identity"], name="django_civic_attr_email_ok",
                          condition=models.Q(label=EMAIL_LABEL, is_valid=True, is_owner=True)),
         ]

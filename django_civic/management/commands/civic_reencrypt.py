@@ -78,10 +78,10 @@ class Command(BaseCommand):
                             VerifiedAttribute.objects.bulk_update(touched, [name])
         self._report(counts, dry_run, rehash)
         if failed_ids:
-            shown = ", ".join(str(pk) for pk in failed_ids[:20])
+            shown = ", ".join(str(pk) for pk in failed_ids[:20]) + (", ..." if len(failed_ids) > 20 else "")
             raise CommandError(
-                f"{counts['failed']} value(s) did not decrypt with any configured key and were left as they are "
-                f"(ids: {shown}{', ...' if len(failed_ids) > 20 else ''}). Add the missing key and run again."
+                f"{counts['failed']} value(s) did not decrypt with any configured key and were left as they "
+                f"are (ids: {shown}). Add the missing key and run again."
             )
 
     def _report(self, counts: dict[str, int], dry_run: bool, rehash: bool) -> None:
