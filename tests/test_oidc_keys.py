@@ -221,3 +221,41 @@ def test_private_key_members_are_not_cached(civic_sandbox, cache, clock):
     document = client._jwks_documents.get(client.metadata().jwks_uri).document
     assert all(not ({"d", "p", "q"} & set(jwk)) for jwk in document["keys"])
     assert requests.get(civic_sandbox.oidc_issuer + "jwks", timeout=5).json()["keys"][0]["kty"] == "RSA"
+
+
+def test_a_rotation_fetched_by_one_worker_is_seen_by_the_others(civic_sandbox, cache, clock):
+    first = make(civic_sandbox, cache, clock, jwks_refetch_cooldown=30)
+    second = make(civic_sandbox, cache, clock, jwks_refetch_cooldown=30)
+    for client in (first, second):  # both hold the start-up keys in memory
+        client.validate_id_token(civic_sandbox.mint_oidc_token(nonce="n"), nonce="n")
+    civic_sandbox.rotate_oidc_keys()
+    rotated = civic_sandbox.mint_oidc_token(nonce="n")
+    first.validate_id_token(rotated, nonce="n", single_use=False)  # refetches, and claims the cooldown
+    # The second worker's own copy lacks the new kid and the cooldown is taken, but the shared cache has it.
+    assert second.validate_id_token(rotated, nonce="n", single_use=False)["sub"]
+    assert civic_sandbox.oidc_stats()["jwks"] == 2
+
+
+class CountingCache(MemoryCache):
+    def __init__(self, clock) -> None:
+        super().__init__(clock=clock)
+        self.reads = 0
+
+    def get(self, key, default=None):
+        self.reads += 1
+        return super().get(key, default)
+
+
+def test_the_warm_path_costs_no_cache_round_trip(civic_sandbox, clock):
+    cache = CountingCache(clock)
+    client = make(civic_sandbox, cache, clock)
+    token = civic_sandbox.mint_oidc_token(type="access")
+    client.validate_access_token(token)
+    cache.reads = 0
+    for _ in range(10):
+        client.validate_access_token(token)
+    assert cache.reads == 0  # discovery and keys come from this process's copy while fresh
+    clock.now += 3601  # stale: the next use goes back to the shared cache (and the provider)
+    later = {"iat": int(clock.now), "exp": int(clock.now) + 60}
+    client.validate_access_token(civic_sandbox.mint_oidc_token(type="access", claims=later))
+    assert cache.reads > 0

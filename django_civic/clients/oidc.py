@@ -15,6 +15,7 @@ from functools import lru_cache
 from typing import Any
 
 from django.core.cache import caches
+from django.core.signals import setting_changed
 from django.http import HttpRequest
 from django.urls import reverse
 
@@ -89,6 +90,20 @@ def get_oidc_client(request: HttpRequest | None = None) -> OIDCClient:
 @lru_cache(maxsize=16)
 def _client(config: tuple) -> OIDCClient:
     return OIDCClient(**dict(config), cache=django_cache, replay=_replay)
+
+
+def clear_clients(**kwargs: Any) -> None:
+    """Forget this process's clients, and with them their in-memory copies of discovery and keys.
+
+    Connected to ``setting_changed`` for ``CIVIC`` and ``CACHES``: a test that changes either starts
+    from what the (new) cache holds, exactly like a freshly started worker.
+    """
+    if kwargs.get("setting") in (None, "CIVIC", "CACHES"):
+        _client.cache_clear()
+        _exchanger.cache_clear()
+
+
+setting_changed.connect(clear_clients)
 
 
 def get_token_exchanger(request: HttpRequest | None = None) -> TokenExchanger:

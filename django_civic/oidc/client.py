@@ -87,6 +87,7 @@ class OIDCClient:
         )
         self._jwks_documents = DocumentCache(self.cache, "jwks", ttl=jwks_cache_seconds, clock=clock)
         self._jwks_cooldown = jwks_refetch_cooldown
+        self._keysets: dict[str, KeySet] = {}
         self.validator = TokenValidator(
             issuer=issuer, client_id=client_id, keys=self.keys, algorithms=self.algorithms,
             leeway=leeway, max_age=max_token_age, replay=replay, clock=clock,
@@ -106,8 +107,12 @@ class OIDCClient:
         return self._discovery.metadata()
 
     def keys(self) -> KeySet:
-        return KeySet(self.metadata().jwks_uri, self._http, self._jwks_documents,
-                      timeout=self.timeout, cooldown=self._jwks_cooldown)
+        uri = self.metadata().jwks_uri
+        keyset = self._keysets.get(uri)
+        if keyset is None:
+            keyset = self._keysets[uri] = KeySet(uri, self._http, self._jwks_documents, timeout=self.timeout,
+                                                 cooldown=self._jwks_cooldown)
+        return keyset
 
     def algorithms(self) -> tuple[str, ...]:
         """The allow-list: configured asymmetric algorithms the provider also says it signs with."""

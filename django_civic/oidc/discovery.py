@@ -83,19 +83,27 @@ class Discovery:
         self.documents = documents
         self.timeout = timeout
         self.cooldown = cooldown
+        self._parsed: tuple[dict[str, Any] | None, ProviderMetadata | None] = (None, None)
+
+    def _metadata(self, document: dict[str, Any]) -> ProviderMetadata:
+        source, parsed = self._parsed
+        if source is not document or parsed is None:
+            parsed = ProviderMetadata.from_document(document, self.issuer)
+            self._parsed = (document, parsed)
+        return parsed
 
     def metadata(self) -> ProviderMetadata:
         cached = self.documents.get(self.url)
         if cached and (cached.fresh or not self.documents.claim_fetch(self.url, self.cooldown)):
             # Fresh, or stale while another worker (or a recent failed attempt) already refreshes it.
-            return ProviderMetadata.from_document(cached.document, self.issuer)
+            return self._metadata(cached.document)
         try:
             return self._fetch()
         except OIDCError as exc:
             if cached is None:
                 raise
             logger.warning("Civic Auth discovery failed (%s); using the cached copy", exc.code)
-            return ProviderMetadata.from_document(cached.document, self.issuer)
+            return self._metadata(cached.document)
 
     def _fetch(self) -> ProviderMetadata:
         response = send(self.session, "GET", self.url, timeout=self.timeout, what="discovery",
@@ -115,4 +123,5 @@ class Discovery:
             raise DiscoveryError(str(exc)) from None
         metadata = ProviderMetadata.from_document(doc, self.issuer)
         self.documents.put(self.url, doc, age)
+        self._parsed = (doc, metadata)
         return metadata

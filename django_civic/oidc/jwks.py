@@ -83,6 +83,21 @@ class KeySet:
         self.documents = documents
         self.timeout = timeout
         self.cooldown = cooldown
+        # Keys found in the current document object: (document, {(kid, alg): key}). Only hits are kept,
+        # so tokens with random kids cannot grow it.
+        self._found: tuple[dict[str, Any] | None, dict[tuple[str | None, str], Any]] = (None, {})
+
+    def _find(self, document: dict[str, Any], kid: str | None, alg: str) -> Any | None:
+        source, found = self._found
+        if source is not document:
+            found = {}
+            self._found = (document, found)
+        key = found.get((kid, alg))
+        if key is None:
+            key = find_key(document, kid, alg)
+            if key is not None:
+                found[(kid, alg)] = key
+        return key
 
     def key_for(self, kid: str | None, alg: str) -> Any:
         """The key to verify a token signed with ``alg`` by ``kid``; :class:`UnknownSigningKey` if none."""
@@ -93,11 +108,17 @@ class KeySet:
             fetched = True
         else:
             document = cached.document
-        key = find_key(document, kid, alg)
-        if key is None and not fetched and self.documents.claim_fetch(self.jwks_uri, self.cooldown):
-            # Maybe the provider rotated its keys: look once more, then give up until the cooldown ends.
-            document = self._fetch_or_stale(document)
-            key = find_key(document, kid, alg)
+        key = self._find(document, kid, alg)
+        if key is None and not fetched:
+            # Maybe the provider rotated its keys. Another worker may have fetched them already...
+            shared = self.documents.get(self.jwks_uri, shared=True)
+            if shared is not None and shared.document is not document:
+                document = shared.document
+                key = self._find(document, kid, alg)
+            # ... otherwise look once more, then give up until the cooldown ends.
+            if key is None and self.documents.claim_fetch(self.jwks_uri, self.cooldown):
+                document = self._fetch_or_stale(document)
+                key = self._find(document, kid, alg)
         if key is None:
             raise UnknownSigningKey()
         return key
