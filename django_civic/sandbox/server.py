@@ -32,6 +32,17 @@ class _Handler(WSGIRequestHandler):
     # wsgiref writes the headers and the body in separate sends; on a kept-alive connection Nagle's
     # algorithm then holds the body until the client's delayed ACK, about 40 ms per response.
     disable_nagle_algorithm = True
+    # And buffer each response so that it leaves in one segment: the client then wakes once per response
+    # instead of 2-4 times (measured with bench/: client CPU per exchange round trip 290-370 -> 240 us,
+    # wall 3.7-7.5 -> 2.4-3.0 ms). wsgiref flushes after every body chunk, so streams still stream.
+    wbufsize = 64 * 1024
+
+    def handle_one_request(self) -> None:
+        super().handle_one_request()
+        # A response with no body chunks (HEAD) never triggers wsgiref's flush; send it before waiting
+        # for the next request on this kept-alive connection.
+        if not self.wfile.closed:
+            self.wfile.flush()
 
 
 class _QuietHandler(_Handler):
