@@ -302,3 +302,19 @@ def test_logout_at_civic_too(civic, web, settings):
 
     back = requests.get(url, allow_redirects=False, timeout=5)
     assert back.status_code == 302 and back.headers["Location"].startswith("http://localhost/")
+
+
+def test_no_token_code_or_state_reaches_the_logs(civic, web, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    civic.inject_fault("oidc.token", "wrong_audience")
+    params = civic.oidc_approve(start(web))
+    assert callback(web, params).status_code == 400
+    ok = civic.oidc_approve(start(web))
+    assert callback(web, ok).status_code == 302
+    text = caplog.text
+    assert "invalid_token (wrong_audience)" in text  # the rule that failed is logged...
+    for secret in (params["code"], params["state"], ok["code"], ok["state"], civic.oidc_client_secret):
+        assert secret not in text  # ...never the values
+    assert "eyJ" not in text  # no JWT either
