@@ -7,20 +7,27 @@ are pinned to the literal vectors of the protocol notes by the tests.
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 import json
 import os
+import re
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, padding, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, decode_dss_signature, encode_dss_signature
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 _CURVE = ec.SECP256R1()
 _COORDINATE_BYTES = 32
+# Large texts (an S3 payload is megabytes) are hashed and decoded this many characters at a time, so
+# that no step copies the whole text: the temporary copies stay a few MB whatever the payload's size.
+_CHUNK = 1 << 20  # a multiple of 4, so every chunk of Base64 text decodes on its own
+_BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
+_URLSAFE_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
 
 
 class KeyFormatError(ValueError):
@@ -132,6 +139,38 @@ def es256_verify(key: ec.EllipticCurvePublicKey, signing_input: bytes, signature
     return True
 
 
+def es256_verify_text(key: ec.EllipticCurvePublicKey, text: str, end: int, signature: bytes) -> bool:
+    """:func:`es256_verify` of the ASCII ``text[:end]`` (a JWS signing input), hashed chunk by chunk."""
+    if len(signature) != 2 * _COORDINATE_BYTES:
+        return False
+    digest = hashlib.sha256()
+    for start in range(0, end, _CHUNK):
+        digest.update(text[start:min(start + _CHUNK, end)].encode("ascii"))
+    r = int.from_bytes(signature[:_COORDINATE_BYTES], "big")
+    s = int.from_bytes(signature[_COORDINATE_BYTES:], "big")
+    try:
+        key.verify(encode_dss_signature(r, s), digest.digest(), ec.ECDSA(Prehashed(hashes.SHA256())))
+    except InvalidSignature:
+        return False
+    return True
+
+
+def b64_decode_span(text: str, start: int, end: int, *, urlsafe: bool) -> bytearray:
+    """Decode ``text[start:end]``, Base64 already validated by the caller, without copying it whole.
+
+    The span may lack its ``=`` padding (base64url); it is added to the last chunk.
+    """
+    decoded = bytearray()
+    for position in range(start, end, _CHUNK):
+        chunk = text[position:min(position + _CHUNK, end)].encode("ascii")
+        if urlsafe:
+            chunk = chunk.translate(_URLSAFE_TO_STANDARD)
+        if len(chunk) % 4:
+            chunk += b"=" * (-len(chunk) % 4)
+        decoded += binascii.a2b_base64(chunk)
+    return decoded
+
+
 def compact_json(obj: Any) -> str:
     """``JSON.stringify`` without whitespace, keys in insertion order."""
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
@@ -194,14 +233,29 @@ def aes_encrypt(plaintext: str, app_secret: str, iv: bytes | None = None) -> str
 
 
 def aes_decrypt(data: str, app_secret: str) -> str:
-    """Inverse of :func:`aes_encrypt`. Raises ``ValueError`` on anything that does not decrypt cleanly."""
+    """Inverse of :func:`aes_encrypt`. Raises ``ValueError`` on anything that does not decrypt cleanly.
+
+    Decodes and decrypts chunk by chunk: a payload of megabytes is never held as Base64 bytes, whole
+    ciphertext and plaintext at once (only the growing plaintext and one chunk of each).
+    """
     if not isinstance(data, str) or len(data) < 32 + 4:
         raise ValueError("ciphertext too short")
     iv = bytes.fromhex(data[:32])
-    ciphertext = base64.b64decode(data[32:], validate=True)
-    if not ciphertext or len(ciphertext) % 16:
-        raise ValueError("ciphertext is not whole AES blocks")
+    if not _BASE64.fullmatch(data, 32) or (len(data) - 32) % 4:
+        raise ValueError("ciphertext is not Base64")
     decryptor = Cipher(algorithms.AES(_aes_key(app_secret)), modes.CBC(iv)).decryptor()
-    padded = decryptor.update(ciphertext) + decryptor.finalize()
+    padded = bytearray()
+    ciphertext_length = 0
+    for position in range(32, len(data), _CHUNK):
+        ciphertext = binascii.a2b_base64(data[position:position + _CHUNK].encode("ascii"))
+        ciphertext_length += len(ciphertext)
+        padded += decryptor.update(ciphertext)
+    if not ciphertext_length or ciphertext_length % 16:
+        raise ValueError("ciphertext is not whole AES blocks")
+    padded += decryptor.finalize()
+    # PKCS#7 touches only the last block: unpad that one (with cryptography's check) and put it back.
     unpadder = padding.PKCS7(128).unpadder()
-    return (unpadder.update(padded) + unpadder.finalize()).decode("utf-8")
+    last_block = unpadder.update(bytes(padded[-16:])) + unpadder.finalize()
+    del padded[-16:]
+    padded += last_block
+    return padded.decode("utf-8")

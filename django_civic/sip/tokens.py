@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import base64
 import binascii
 import json
 import math
@@ -18,7 +17,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from .crypto import civic_ext, compact_json, encode_es256_jwt, es256_verify, js_timestamp
+from .crypto import b64_decode_span, civic_ext, compact_json, encode_es256_jwt, es256_verify_text, js_timestamp
 
 CIVIC_ISSUER = "civic-sip-hosted-service"
 EXCHANGE_PATH = "scopeRequest/authCode"
@@ -75,37 +74,46 @@ def decode_es256(token: str, key: ec.EllipticCurvePublicKey, *, now: float | Non
     if (not isinstance(token, str) or token.count(".") != 2
             or (max_length is not None and len(token) > max_length)):
         raise TokenError("not a compact JWS")
-    head, payload, signature = token.split(".")
-    header = _json_object(_segment(head), "header")
+    # Positions, not split(): a data token can be megabytes, and its payload is decoded in place.
+    first, last = token.index("."), token.rindex(".")
+    header = _json_object(_segment(token, 0, first), "header")
     if header.get("alg") != "ES256":
         raise TokenError("algorithm is not ES256")
     if any(name in header for name in _UNSUPPORTED_HEADERS):
         raise TokenError("token is malformed (unsupported header parameter)")
-    raw_signature = _segment(signature)
-    payload_bytes = _segment(payload)
-    signing_input = token[: len(head) + 1 + len(payload)].encode("ascii")
-    if not es256_verify(key, signing_input, raw_signature):
+    raw_signature = bytes(_segment(token, last + 1, len(token)))
+    _segment(token, first + 1, last, decode=False)  # validate the payload's encoding before hashing it
+    if not es256_verify_text(key, token, last, raw_signature):
         raise TokenError("signature does not verify")
-    del signing_input  # a data token can be megabytes; keep one copy alive at a time
-    claims = _json_object(payload_bytes, "claims")
+    payload = _segment(token, first + 1, last)
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError:
+        raise TokenError("token is malformed (not UTF-8)") from None
+    del payload  # keep one copy of a large payload alive at a time
+    claims = _json_object(text, "claims")
     check_times(claims, now=now, grace=grace, require=require)
     return claims
 
 
-def _segment(text: str) -> bytes:
-    """Strict base64url: the URL-safe alphabet, the canonical encoding of its bytes, and at most the
-    "=" padding some issuers add (PyJWT accepts it too)."""
-    stripped = text.rstrip("=")
-    padding = len(text) - len(stripped)
-    if (not _BASE64URL.fullmatch(stripped) or len(stripped) % 4 == 1
-            or (padding and (padding > 2 or len(text) % 4))):
+def _segment(token: str, start: int, end: int, *, decode: bool = True) -> bytearray:
+    """``token[start:end]`` as strict base64url: the URL-safe alphabet, the canonical encoding of its
+    bytes, and at most the "=" padding some issuers add (PyJWT accepts it too)."""
+    stripped_end = end
+    while stripped_end > start and token[stripped_end - 1] == "=":
+        stripped_end -= 1
+    length, padding = stripped_end - start, end - stripped_end
+    if (not _BASE64URL.fullmatch(token, start, stripped_end) or length % 4 == 1
+            or (padding and (padding > 2 or (end - start) % 4))):
         raise TokenError("token is malformed (not base64url)")
     # The last character of a 2- or 3-character group carries unused bits; they must be zero, or the
     # same bytes would have several encodings (PyJWT checks the same by re-encoding).
-    if len(stripped) % 4 and _B64URL_VALUE[stripped[-1]] & (0x0F if len(stripped) % 4 == 2 else 0x03):
+    if length % 4 and _B64URL_VALUE[token[stripped_end - 1]] & (0x0F if length % 4 == 2 else 0x03):
         raise TokenError("token is malformed (not base64url)")
+    if not decode:
+        return bytearray()
     try:
-        return base64.urlsafe_b64decode(stripped + "=" * (-len(stripped) % 4))
+        return b64_decode_span(token, start, stripped_end, urlsafe=True)
     except (binascii.Error, ValueError):
         raise TokenError("token is malformed (not base64url)") from None
 
@@ -113,7 +121,7 @@ def _segment(text: str) -> bytes:
 _B64URL_VALUE = {c: i for i, c in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")}
 
 
-def _json_object(data: bytes, what: str) -> dict[str, Any]:
+def _json_object(data: bytes | bytearray | str, what: str) -> dict[str, Any]:
     try:
         value = json.loads(data)
     except (ValueError, RecursionError) as exc:  # RecursionError: deeply nested JSON
