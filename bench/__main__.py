@@ -14,7 +14,7 @@ from pathlib import Path
 
 from . import log
 from .processes import child_env, run_json
-from .results import RESULTS_DIR, RowResult, table, write
+from .results import RESULTS_DIR, RowResult, format_ratio, table, write
 from .rows import ROW_MODULES, find, load
 
 ROW_TIMEOUT = 30 * 60  # generating the 1M-identity data set for the first time takes a few minutes
@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as exc:  # the child crashed or hung: report it as a row that did not run
             result = RowResult.failed_to_run(module.KEY, module.TITLE, module.TARGET, f"{type(exc).__name__}: {exc}")
         results.append(result)
-        log(f"  -> {result.status}" + (f" (ratio {result.ratio:.3g})" if result.ratio is not None else "")
+        log(f"  -> {result.status}" + (f" (ratio {format_ratio(result.ratio)})" if result.ratio is not None else "")
             + (f": {result.note}" if result.status != "pass" and result.note else ""))
 
     write(results, output, {"quick": args.quick, "duration_seconds": round(time.monotonic() - started)})

@@ -135,7 +135,9 @@ def write(rows: list[RowResult], path: Path, extra: dict[str, Any] | None = None
 def _fmt(value: float | None, unit: str) -> str:
     if value is None:
         return "-"
-    if abs(value) >= 100:
+    if float(value).is_integer() and abs(value) < 1e6:
+        text = f"{int(value):,}"
+    elif abs(value) >= 100:
         text = f"{value:,.0f}"
     elif abs(value) >= 10:
         text = f"{value:.1f}"
@@ -144,13 +146,20 @@ def _fmt(value: float | None, unit: str) -> str:
     return f"{text} {unit}".strip()
 
 
+def format_ratio(ratio: float | None) -> str:
+    if ratio is None:
+        return "-"
+    if 0 < ratio < 0.1:
+        return f"1/{1 / ratio:,.0f}"
+    return f"{ratio:.3g}x"
+
+
 def table(rows: list[RowResult]) -> str:
     """The rows as a Markdown table (readable in a terminal, pasteable into the README)."""
     header = ["#", "What", "Measured", "Reference (same run)", "Ratio", "Target", "Result"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for number, row in enumerate(rows, 1):
-        ratio = "-" if row.ratio is None else (f"{row.ratio:.3g}x" if row.ratio >= 0.01 else f"1/{1 / row.ratio:,.0f}"
-                                                if row.ratio > 0 else "0")
+        ratio = format_ratio(row.ratio)
         verdict = {"pass": "pass", "fail": "FAIL", "error": "ERROR", "skipped": "skipped"}[row.status]
         lines.append("| " + " | ".join([
             str(number), row.title, _fmt(row.measured, row.measured_unit),

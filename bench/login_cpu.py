@@ -1,0 +1,71 @@
+"""Row 2: server CPU per Civic login through the exchange endpoint, against a Django password login.
+
+Measured: ``POST /civic/sip/exchange/`` with Django's test client in this process (the whole server
+path: middleware, DRF view, CSRF and throttle checks, pre-check, single-use mark, SIP exchange,
+identities service, session login) for a returning user; the sandbox runs in another process, so its
+CPU is not counted. Codes are minted beforehand.
+Reference: ``authenticate(username=..., password=...)`` with Django's default hasher (PBKDF2-SHA256 at
+Django's default iteration count, not the fast MD5 hasher tests use). Target: at most 1/100.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from django_civic.sandbox.testing import SandboxHandle
+
+from . import Options, log, processes, site
+from .codes import mint_for_users
+from .measure import per_op, side_by_side
+from .results import RowResult, Target
+
+KEY = "login_cpu"
+TITLE = "Server CPU per Civic login (exchange endpoint)"
+TARGET = Target("<=", 0.01, "at most 1/100")
+
+
+def run(options: Options) -> RowResult:
+    rounds = options.pick(9, 2)
+    batch = options.pick(12, 2)
+    people = options.pick(40, 4)
+    with processes.sandbox() as sandbox:
+        handle = SandboxHandle(sandbox.info["base_url"])
+        site.start(handle.url)
+
+        from django.conf import settings
+        from django.contrib.auth import authenticate, get_user_model
+        from django.contrib.auth.hashers import get_hasher
+        from django.test import Client
+
+        hasher = get_hasher()
+        user_ids = [secrets.token_hex(32) for _ in range(people)]
+        needed = people + rounds * batch + 2
+        log(f"{KEY}: minting {needed} auth codes for {people} people")
+        codes = iter(mint_for_users(handle, [user_ids[i % people] for i in range(needed)], persona="alice"))
+        for _ in range(people):  # first logins (sign-ups) of everyone; the measured ones are returning
+            site.civic_login(Client(), next(codes))
+
+        password = secrets.token_urlsafe(16)
+        get_user_model().objects.create_user("password-person", password=password)
+
+        def civic_login() -> None:
+            body = site.civic_login(Client(), next(codes))
+            assert not body["user_created"], "a measured login was a sign-up"
+
+        def password_login() -> None:
+            assert authenticate(None, username="password-person", password=password) is not None
+
+        log(f"{KEY}: {rounds} rounds of {batch} Civic logins vs 1 password login ({hasher.algorithm}, "
+            f"{getattr(hasher, 'iterations', '?')} iterations)")
+        result = side_by_side(lambda: per_op(civic_login, batch), lambda: per_op(password_login, 1), rounds)
+        hashers = settings.PASSWORD_HASHERS[0]
+
+    return RowResult.judged(
+        KEY, TITLE,
+        measured=result.measured_median * 1e3, measured_unit="ms CPU",
+        reference=result.reference_median * 1e3, reference_unit="ms CPU",
+        ratio=result.ratio, target=TARGET,
+        details={**result.spread(), "password_hasher": hashers,
+                 "iterations": getattr(hasher, "iterations", None),
+                 "login": "returning user, session mode, 2 attributes (alice, BASIC_SIGNUP)"},
+    )
