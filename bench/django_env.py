@@ -12,11 +12,12 @@ _SCHEMA = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
 def setup(*, database: str = "sqlite", sandbox_url: str | None = None, cache: str = "locmem",
-          schema: str = "public") -> None:
+          schema: str = "public", extra_schemas: tuple[str, ...] = ()) -> None:
     """Configure Django with ``bench.settings`` and create and migrate the database.
 
     Call once per process, before importing models. ``database`` is ``sqlite`` (a fresh in-memory
-    database) or ``postgres`` (``civic_bench``, created if missing, in ``schema``).
+    database) or ``postgres`` (``civic_bench``, created if missing, in ``schema``; each of
+    ``extra_schemas`` becomes a database alias of the same name, migrated too).
     """
     os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
     os.environ["CIVIC_BENCH_DB"] = database
@@ -24,21 +25,25 @@ def setup(*, database: str = "sqlite", sandbox_url: str | None = None, cache: st
     if sandbox_url:
         os.environ["CIVIC_BENCH_SANDBOX_URL"] = sandbox_url
     if database == "postgres":
-        if not _SCHEMA.match(schema):
-            raise ValueError(f"bad schema name {schema!r}")
+        for name in (schema, *extra_schemas):
+            if not _SCHEMA.match(name):
+                raise ValueError(f"bad schema name {name!r}")
+            ensure_postgres_database(BENCH_DATABASE, name)
         os.environ["CIVIC_BENCH_SCHEMA"] = schema
-        ensure_postgres_database(BENCH_DATABASE, schema)
+        os.environ["CIVIC_BENCH_EXTRA_SCHEMAS"] = ",".join(extra_schemas)
 
     import django
 
     django.setup()
-    migrate()
+    migrate("default")
+    for name in extra_schemas:
+        migrate(name)
 
 
-def migrate() -> None:
+def migrate(alias: str = "default") -> None:
     from django.core.management import call_command
 
-    call_command("migrate", verbosity=0, interactive=False)
+    call_command("migrate", database=alias, verbosity=0, interactive=False)
 
 
 def ensure_postgres_database(name: str, schema: str = "public") -> None:

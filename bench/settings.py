@@ -6,7 +6,8 @@ at ``CIVIC_BENCH_SANDBOX_URL``. Environment variables choose the database and ca
 
   CIVIC_BENCH_DB=sqlite (default: an in-memory database created per process) or postgres (the
   ``civic_bench`` database on 127.0.0.1, which the benchmark creates); CIVIC_BENCH_SCHEMA picks the
-  PostgreSQL schema (row 6 keeps its 10k and 1M data sets side by side in two schemas).
+  PostgreSQL schema, CIVIC_BENCH_EXTRA_SCHEMAS adds one database alias per schema (row 6 keeps its
+  10k and 1M data sets side by side in two schemas).
   CIVIC_BENCH_CACHE=locmem (default) or redis (127.0.0.1:6379 db 14, shared by the app servers).
 """
 
@@ -65,19 +66,25 @@ TEMPLATES = [
 
 BENCH_DATABASE_NAME = "civic_bench"
 
-if os.environ.get("CIVIC_BENCH_DB") == "postgres":
-    _schema = os.environ.get("CIVIC_BENCH_SCHEMA", "public")
-    DATABASES = {
-        "default": {
-            "ENGINE": "django.db.backends.postgresql",
-            "NAME": BENCH_DATABASE_NAME,
-            "USER": os.environ.get("CIVIC_BENCH_PGUSER", "postgres"),
-            "HOST": "127.0.0.1",
-            "PORT": "5432",
-            "CONN_MAX_AGE": 600,
-            "OPTIONS": {"options": f"-c search_path={_schema}"},
-        }
+def _postgres(schema: str) -> dict:
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": BENCH_DATABASE_NAME,
+        "USER": os.environ.get("CIVIC_BENCH_PGUSER", "postgres"),
+        "HOST": "127.0.0.1",
+        "PORT": "5432",
+        "CONN_MAX_AGE": 600,
+        "OPTIONS": {"options": f"-c search_path={schema}"},
     }
+
+
+if os.environ.get("CIVIC_BENCH_DB") == "postgres":
+    DATABASES = {"default": _postgres(os.environ.get("CIVIC_BENCH_SCHEMA", "public"))}
+    # More schemas, each an alias of its own name, chosen per block with bench.router.use_database().
+    for _schema in filter(None, os.environ.get("CIVIC_BENCH_EXTRA_SCHEMAS", "").split(",")):
+        DATABASES[_schema] = _postgres(_schema)
+    if len(DATABASES) > 1:
+        DATABASE_ROUTERS = ["bench.router.ChosenDatabaseRouter"]
 else:
     DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
 
