@@ -11,6 +11,7 @@ credentials (``django_civic/sandbox/defaults.py``) are used.
 
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
 from typing import Any
 
@@ -87,19 +88,38 @@ def get_oidc_client(request: HttpRequest | None = None) -> OIDCClient:
     return _client(tuple(sorted(oidc_config(request).items())))
 
 
-@lru_cache(maxsize=16)
+_clients: dict[tuple, OIDCClient] = {}
+_clients_lock = threading.Lock()
+
+
 def _client(config: tuple) -> OIDCClient:
-    return OIDCClient(**dict(config), cache=django_cache, replay=_replay)
+    client = _clients.get(config)
+    if client is None:
+        with _clients_lock:
+            client = _clients.get(config)
+            if client is None:
+                if len(_clients) >= 16:  # settings that keep changing (tests): start over
+                    _close_all()
+                client = _clients[config] = OIDCClient(**dict(config), cache=django_cache, replay=_replay)
+    return client
+
+
+def _close_all() -> None:
+    for client in _clients.values():
+        client.close()
+    _clients.clear()
 
 
 def clear_clients(**kwargs: Any) -> None:
-    """Forget this process's clients, and with them their in-memory copies of discovery and keys.
+    """Forget this process's clients (closing their HTTP connections), and with them their in-memory
+    copies of discovery and keys.
 
     Connected to ``setting_changed`` for ``CIVIC`` and ``CACHES``: a test that changes either starts
     from what the (new) cache holds, exactly like a freshly started worker.
     """
     if kwargs.get("setting") in (None, "CIVIC", "CACHES"):
-        _client.cache_clear()
+        with _clients_lock:
+            _close_all()
         _exchanger.cache_clear()
 
 

@@ -97,6 +97,10 @@ class OIDCClient:
         kind = "confidential" if self._client_secret else "public"
         return f"<OIDCClient issuer={self.issuer!r} client_id={self.client_id!r} {kind}>"
 
+    def close(self) -> None:
+        """Close the pooled HTTP connections (the client still works: it reconnects when used)."""
+        self._http.close()
+
     @property
     def is_public(self) -> bool:
         return self._client_secret is None
