@@ -6,13 +6,11 @@ import json
 import logging
 from typing import Any
 
-import requests
-from requests.adapters import HTTPAdapter
-from urllib3.exceptions import ReadTimeoutError
 from urllib3.util.retry import Retry
 
 from . import errors
 from .crypto import KeyFormatError, aes_decrypt, compact_json, load_private_key, load_public_key
+from .http import BodyTooLarge, Response, Transport, TransportError
 from .tokens import EXCHANGE_PATH, TokenError, auth_code_id, authorization_header, check_auth_code, decode_es256
 from .types import Attribute, SIPUserData
 
@@ -27,17 +25,13 @@ _MAX_RESPONSE_BYTES = 8 * 1024 * 1024
 _MAX_MESSAGE = 200
 
 
-def _session(pool_size: int) -> requests.Session:
-    session = requests.Session()
+def _transport(pool_size: int, timeout: float | tuple[float, float]) -> Transport:
     # An auth code is single use: once a request may have reached Civic, sending it again could burn the
     # code or exchange it twice. So only failures *before* the request is sent (DNS, refused or timed-out
     # connects) are retried; read timeouts, resets after sending and 5xx answers never are.
     retry = Retry(total=None, connect=2, read=0, redirect=0, status=0, other=0, allowed_methods=None,
                   backoff_factor=0.05, raise_on_status=False)
-    adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=retry)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    return session
+    return Transport(pool_size=pool_size, timeout=timeout, retries=retry)
 
 
 class SIPClient:
@@ -60,7 +54,6 @@ class SIPClient:
         timeout: float | tuple[float, float] = 10.0,
         max_payload_bytes: int = 16 * 1024 * 1024,
         auth_code_leeway: float = 30.0,
-        session: requests.Session | None = None,
         pool_size: int = 10,
     ) -> None:
         if not app_id or not isinstance(app_id, str):
@@ -85,7 +78,7 @@ class SIPClient:
         self.timeout = timeout
         self.max_payload_bytes = max_payload_bytes
         self.auth_code_leeway = auth_code_leeway
-        self._http = session or _session(pool_size)
+        self._http = _transport(pool_size, timeout)
 
     def __repr__(self) -> str:
         return f"<SIPClient app_id={self.app_id!r} url={self.exchange_url!r}>"
@@ -123,7 +116,7 @@ class SIPClient:
 
     # -- steps -------------------------------------------------------------------------------------
 
-    def _post(self, body: dict[str, Any]) -> requests.Response:
+    def _post(self, body: dict[str, Any]) -> Response:
         data = compact_json(body).encode("utf-8")
         headers = {
             "Accept": "*/*",
@@ -132,19 +125,16 @@ class SIPClient:
                                                   self.api_url, body),
         }
         try:
-            response = self._http.post(self.exchange_url, data=data, headers=headers, timeout=self.timeout,
-                                       allow_redirects=False, stream=True)
-        except requests.Timeout:
-            raise errors.SIPTimeout("Civic did not answer in time") from None
-        except requests.RequestException as exc:
-            if _is_read_timeout(exc):
+            response = self._http.request("POST", self.exchange_url, body=data, headers=headers)
+        except TransportError as exc:
+            if exc.timeout:
                 raise errors.SIPTimeout("Civic did not answer in time") from None
-            raise errors.SIPConnectionError(f"Civic could not be reached ({type(exc).__name__})") from None
+            raise errors.SIPConnectionError(f"Civic could not be reached ({exc.kind})") from None
         self._raise_for_status(response)
         return response
 
-    def _raise_for_status(self, response: requests.Response) -> None:
-        status = response.status_code
+    def _raise_for_status(self, response: Response) -> None:
+        status = response.status
         if status == 200:
             return
         message = self._civic_message(response)
@@ -158,7 +148,7 @@ class SIPClient:
             raise errors.SIPMethodNotAllowed("Civic answered 405 Method Not Allowed", status=status)
         if status == 429:
             raise errors.SIPRateLimited("Civic is throttling requests (429)", status=status,
-                                        retry_after=_retry_after(response.headers.get("Retry-After")))
+                                        retry_after=_retry_after(response.header("Retry-After")))
         if status == 504:
             raise errors.SIPGatewayTimeout("Civic's gateway timed out (504)", status=status)
         if status >= 500:
@@ -166,7 +156,7 @@ class SIPClient:
         raise errors.SIPMalformedResponse(f"Civic answered an unexpected status {status}", status=status)
 
     @staticmethod
-    def _civic_message(response: requests.Response) -> str:
+    def _civic_message(response: Response) -> str:
         try:
             text = _read_capped(response, 16 * 1024).decode("utf-8", "replace")
         except errors.SIPError:
@@ -180,7 +170,7 @@ class SIPClient:
         message = " ".join(str(parsed).split())
         return message[:_MAX_MESSAGE] or "(no message)"
 
-    def _read_json(self, response: requests.Response) -> dict[str, Any]:
+    def _read_json(self, response: Response) -> dict[str, Any]:
         raw = _read_capped(response, _MAX_RESPONSE_BYTES)
         try:
             payload = json.loads(raw)
@@ -208,20 +198,20 @@ class SIPClient:
         if url.startswith("http://") and not self.api_url.startswith("http://"):
             raise errors.SIPMalformedResponse("the processed payload URL is not https")
         try:
-            response = self._http.get(url, timeout=self.timeout, stream=True, allow_redirects=False)
-        except requests.Timeout:
-            raise errors.SIPTimeout("the processed payload did not download in time") from None
-        except requests.RequestException as exc:
-            if _is_read_timeout(exc):
+            response = self._http.request("GET", url)
+        except TransportError as exc:
+            if exc.timeout:
                 raise errors.SIPTimeout("the processed payload did not download in time") from None
-            raise errors.SIPConnectionError(f"the processed payload could not be fetched ({type(exc).__name__})") from None
-        if response.status_code != 200:
+            raise errors.SIPConnectionError(f"the processed payload could not be fetched ({exc.kind})") from None
+        if response.status != 200:
             response.close()
-            raise errors.SIPUpstreamError(f"the processed payload answered {response.status_code}",
-                                          status=response.status_code)
+            raise errors.SIPUpstreamError(f"the processed payload answered {response.status}",
+                                          status=response.status)
         raw = _read_capped(response, self.max_payload_bytes, errors.SIPPayloadTooLarge)
         try:
-            return raw.decode("ascii").strip()
+            text = raw.decode("ascii")
+            del raw  # a payload can be megabytes: do not hold the bytes and the text at once
+            return text.strip()
         except UnicodeDecodeError:
             raise errors.SIPMalformedResponse("the processed payload is not a JWT") from None
 
@@ -253,39 +243,17 @@ class SIPClient:
         return SIPUserData(user_id=user_id, attributes=attributes)
 
 
-def _read_capped(response: requests.Response, limit: int,
-                 error: type[errors.SIPError] = errors.SIPMalformedResponse) -> bytes:
-    """Read a streamed body, refusing more than ``limit`` bytes (the header may lie or be absent)."""
+def _read_capped(response: Response, limit: int,
+                 error: type[errors.SIPError] = errors.SIPMalformedResponse) -> bytearray:
+    """Read a body, refusing more than ``limit`` bytes (the header may lie or be absent)."""
     try:
-        try:
-            declared = int(response.headers.get("Content-Length") or 0)
-        except ValueError:  # urllib3 ignores an unparsable length; so do we, the loop below still caps
-            declared = 0
-        if declared > limit:
-            raise error(f"the response is larger than {limit} bytes")
-        chunks = []
-        size = 0
-        for chunk in response.iter_content(64 * 1024):
-            size += len(chunk)
-            if size > limit:
-                raise error(f"the response is larger than {limit} bytes")
-            chunks.append(chunk)
-        return b"".join(chunks)
-    except requests.Timeout:
-        raise errors.SIPTimeout("Civic's response did not arrive in time") from None
-    except requests.RequestException as exc:
-        if _is_read_timeout(exc):
+        return response.read(limit)
+    except BodyTooLarge:
+        raise error(f"the response is larger than {limit} bytes") from None
+    except TransportError as exc:
+        if exc.timeout:
             raise errors.SIPTimeout("Civic's response did not arrive in time") from None
-        raise errors.SIPConnectionError(f"Civic's response broke off ({type(exc).__name__})") from None
-    finally:
-        response.close()
-
-
-def _is_read_timeout(exc: requests.RequestException) -> bool:
-    """A read timeout however requests wraps it: ``ConnectionError(MaxRetryError(ReadTimeoutError))`` behind
-    the urllib3 Retry adapter, or ``ConnectionError(ReadTimeoutError)`` while a streamed body is read."""
-    cause = exc.args[0] if exc.args else None
-    return isinstance(cause, ReadTimeoutError) or isinstance(getattr(cause, "reason", None), ReadTimeoutError)
+        raise errors.SIPConnectionError(f"Civic's response broke off ({exc.kind})") from None
 
 
 def _retry_after(value: str | None) -> int | None:
