@@ -207,20 +207,23 @@ class LargeTablePaginator(Paginator):
         if not isinstance(queryset, QuerySet):
             return super().count
         if not queryset.query.where:
-            estimate = self._estimate(queryset)
-            if estimate is not None and estimate >= self.EXACT_BELOW:
-                return estimate
-            return queryset.count()
+            estimated = self._estimated_or_exact(queryset)
+            return estimated if estimated is not None else queryset.count()
         return queryset.order_by()[: self.COUNT_CAP].count()
 
-    @staticmethod
-    def _estimate(queryset: QuerySet) -> int | None:
+    def _estimated_or_exact(self, queryset: QuerySet) -> int | None:
+        """PostgreSQL: the estimate from ``EXACT_BELOW`` rows up, else the exact count, in one query at
+        every size (the ``COUNT(*)`` subquery only runs when the estimate is small), so the changelist
+        makes as many queries at 10k rows as at 1M. None elsewhere."""
         connection = connections[queryset.db]
         if connection.vendor != "postgresql":
             return None
+        table = connection.ops.quote_name(queryset.model._meta.db_table)
         with connection.cursor() as cursor:
-            cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
-                           [queryset.model._meta.db_table])
+            cursor.execute(
+                f"SELECT CASE WHEN reltuples >= %s THEN reltuples::bigint ELSE (SELECT COUNT(*) FROM {table}) END"
+                " FROM pg_class WHERE oid = %s::regclass",
+                [self.EXACT_BELOW, queryset.model._meta.db_table])
             row = cursor.fetchone()
         return int(row[0]) if row else None
 
