@@ -1,0 +1,76 @@
+"""Smoke test of the benchmark (``make bench``): the rows import, and a tiny run works end to end.
+
+No timing is asserted anywhere (these machines are noisy); the figures of a quick run mean nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench import rows
+from bench.measure import percentile, side_by_side
+from bench.results import RowResult, Target, format_ratio, table
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize("module_name", rows.ROW_MODULES)
+def test_every_row_module_imports_and_declares_itself(module_name):
+    module = rows.load(module_name)
+    assert module.KEY and module.TITLE and callable(module.run)
+    assert isinstance(module.TARGET, Target)
+
+
+def test_rows_are_found_by_number_name_or_module():
+    assert rows.find("1") == rows.ROW_MODULES[0] == rows.find("sip_exchange_cpu")
+    assert rows.find("bench.payload_memory") == rows.ROW_MODULES[6]
+    with pytest.raises(KeyError):
+        rows.find("8")
+
+
+def test_side_by_side_alternates_which_side_runs_first():
+    order = []
+    result = side_by_side(lambda: order.append("m") or 2.0, lambda: order.append("r") or 1.0, rounds=4)
+    assert order == ["m", "r", "r", "m", "m", "r", "r", "m"]
+    assert result.ratio == 2.0 and result.ratios == [2.0] * 4
+
+
+def test_percentile_is_nearest_rank():
+    assert percentile([5, 1, 3, 2, 4], 50) == 3
+    assert percentile([1, 2, 3, 4], 99) == 4
+
+
+def test_targets_and_the_table():
+    at_most = Target("<=", 3.0, "at most 3x")
+    row = RowResult.judged("k", "A row", measured=7.0, measured_unit="ms", reference=2.0, reference_unit="ms",
+                           ratio=3.5, target=at_most)
+    assert row.status == "fail" and not row.passed
+    assert RowResult.judged("k", "A row", measured=1, measured_unit="", reference=1, reference_unit="",
+                            ratio=3.0, target=at_most).passed
+    assert Target(">=", 0.5, "").met_by(0.5) and not Target("==", 1.0, "").met_by(1.01)
+    assert format_ratio(0.01) == "1/100" and format_ratio(1.5) == "1.5x"
+    assert "| 1 | A row | 7 ms | 2 ms | 3.5x | at most 3x | FAIL |" in table([row])
+    assert RowResult.from_json(json.loads(json.dumps(row.to_json()))) == row
+
+
+def test_a_quick_run_of_two_rows_writes_the_results(tmp_path):
+    output = tmp_path / "results.json"
+    completed = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "sip_exchange_cpu", "payload_memory", "--output", str(output)],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+    )
+    document = json.loads(output.read_text())
+    assert [row["key"] for row in document["rows"]] == ["sip_exchange_cpu", "payload_memory"]
+    for row in document["rows"]:
+        # The rows ran (pass or fail is meaningless at this size): real figures and a verdict.
+        assert row["status"] in ("pass", "fail"), row["note"]
+        assert row["measured"] > 0 and row["reference"] > 0 and row["ratio"] > 0
+        assert row["pass"] == (row["status"] == "pass")
+    assert document["machine"]["cores"] >= 1 and document["quick"] is True
+    assert "| 1 | Client CPU per SIP code exchange |" in completed.stdout
+    assert completed.returncode == (0 if document["all_passed"] else 1)
