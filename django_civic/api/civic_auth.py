@@ -43,12 +43,11 @@ from ..oidc import (
     ProviderUnavailable,
 )
 from ..oidc.pkce import random_token
-from ..redirects import MAX_NEXT_LENGTH, login_redirect_url
+from ..redirects import MAX_NEXT_LENGTH
 from ..replay import consume_once
 from .base import CivicAPIView
 from .errors import error_response
-from .login import check_login_csrf, complete_login
-from .serializers import AttributeSerializer, UserSerializer
+from .login import check_login_csrf, login_response
 from .throttling import CivicExchangeThrottle
 
 BACKEND = "django_civic.backends.CivicAuthBackend"
@@ -126,17 +125,7 @@ class TokenLoginView(CivicAPIView):
                             civic_auth_access_token=data.get("access_token"))
         if user is None:
             return oidc_failure(getattr(http_request, "civic_auth_error", None))
-        result = http_request.civic_login_result
-        body = complete_login(request, user, BACKEND)
-        attributes = sorted(result.identity.attributes.all(), key=lambda row: row.label)
-        body.update({
-            "user": UserSerializer(user).data,
-            "civic_user_id": result.identity.subject,
-            "user_created": result.user_created,
-            "attributes": AttributeSerializer(attributes, many=True).data,
-            "next": login_redirect_url(request, data.get("next")),
-        })
-        return JsonResponse(body)
+        return login_response(request, user, BACKEND, data.get("next"))
 
     @staticmethod
     def _take_nonce(nonce_id: str) -> str | None:
