@@ -61,7 +61,7 @@ def run(options: Options) -> RowResult:
     phases = options.pick(3, 1)
     logins = options.pick(300, 12)
     exchanges = options.pick(600, 24)
-    threads = options.pick(8, 2)
+    threads = options.pick(4, 2)
     people = options.pick(150, 6)
     time_limit = 60.0
     if not django_env.redis_available():

@@ -7,6 +7,7 @@ server's CPU while the sandbox's CPU stays in its own process.
 
 from __future__ import annotations
 
+import io
 import json
 from typing import Any
 
@@ -25,3 +26,40 @@ def civic_login(client: Any, code: str) -> dict[str, Any]:
     if response.status_code != 200:
         raise RuntimeError(f"the Civic login failed: {response.status_code} {response.content[:300]!r}")
     return response.json()
+
+
+# A CSRF secret as Django's cookie carries it; the header repeats it (what a browser page sends).
+CSRF_SECRET = "c" * 32
+
+
+class WSGICaller:
+    """Calls the site's WSGI application directly, as a server would: no test client in between, so the
+    CPU measured is the site's own. Each call is a fresh browser (CSRF cookie, no session)."""
+
+    def __init__(self) -> None:
+        from django.core.handlers.wsgi import WSGIHandler
+
+        self.application = WSGIHandler()
+
+    def post_json(self, path: str, data: dict[str, Any]) -> tuple[str, bytes]:
+        body = json.dumps(data).encode()
+        environ = {
+            "REQUEST_METHOD": "POST", "PATH_INFO": path, "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "8000",
+            "SERVER_PROTOCOL": "HTTP/1.1", "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(body),
+            "CONTENT_TYPE": "application/json", "CONTENT_LENGTH": str(len(body)), "REMOTE_ADDR": "127.0.0.1",
+            "HTTP_HOST": "127.0.0.1:8000", "HTTP_COOKIE": f"csrftoken={CSRF_SECRET}",
+            "HTTP_X_CSRFTOKEN": CSRF_SECRET,
+        }
+        status: list[str] = []
+        chunks = self.application(environ, lambda line, headers, exc_info=None: status.append(line))
+        try:
+            content = b"".join(chunks)
+        finally:
+            getattr(chunks, "close", lambda: None)()
+        return status[0], content
+
+    def civic_login(self, code: str) -> dict[str, Any]:
+        status, content = self.post_json(EXCHANGE_URL, {"token": code})
+        if not status.startswith("200"):
+            raise RuntimeError(f"the Civic login failed: {status} {content[:300]!r}")
+        return json.loads(content)
