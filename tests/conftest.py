@@ -26,3 +26,25 @@ def make_attributes():
         return attributes
 
     return make
+
+
+@pytest.fixture
+def record_figure(request):
+    """Publish a figure from a test: ``record_figure("replay.sip", tried=50, logins=1, refused=49)``.
+
+    The security and reliability tests record what they tried and what held (cases, load, faults). With
+    ``CIVIC_FIGURES_FILE`` set, each figure is appended to that file as one JSON line, with the test's node
+    id so the table in SECURITY.md can say which command reproduces it (``make security-figures``).
+    """
+    import json
+    import os
+
+    def record(name: str, **values) -> dict:
+        entry = {"figure": name, "test": request.node.nodeid, **values}
+        path = os.environ.get("CIVIC_FIGURES_FILE")
+        if path:
+            with open(path, "a", encoding="utf-8") as out:
+                out.write(json.dumps(entry, sort_keys=True) + "\n")
+        return entry
+
+    return record
