@@ -26,7 +26,7 @@ CHANGELIST = "/admin/django_civic/civicidentity/"
 def run(options: Options) -> RowResult:
     small, large = options.pick(10_000, 200), options.pick(1_000_000, 2_000)
     schemas = ("bench_10k", "bench_1m") if not options.quick else ("bench_quick_small", "bench_quick_large")
-    rounds = options.pick(15, 2)
+    rounds = options.pick(25, 2)
     django_env.setup(database="postgres", schema=schemas[0], extra_schemas=(schemas[1],))
     aliases = {small: "default", large: schemas[1]}
 
