@@ -21,17 +21,22 @@ ROW_TIMEOUT = 30 * 60  # generating the 1M-identity data set for the first time 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("rows", nargs="*", help="row numbers or names (default: all)")
-    parser.add_argument("--quick", action="store_true", help="tiny sizes: checks that the rows run, figures meaningless")
+    parser.add_argument(
+        "--quick", action="store_true", help="tiny sizes: checks that the rows run, figures meaningless"
+    )
     parser.add_argument("--output", type=Path, help="where to write the JSON results")
     args = parser.parse_args(argv)
     try:
         modules = [find(selector) for selector in args.rows] if args.rows else list(ROW_MODULES)
     except KeyError as exc:
         parser.error(str(exc.args[0]))
-    output = args.output or RESULTS_DIR / ("latest.json" if not args.rows and not args.quick else "partial.json")
+    output = args.output or RESULTS_DIR / (
+        "latest.json" if not args.rows and not args.quick else "partial.json"
+    )
 
     results: list[RowResult] = []
     started = time.monotonic()
@@ -42,10 +47,15 @@ def main(argv: list[str] | None = None) -> int:
         try:
             result = RowResult.from_json(run_json(argv_row, env=child_env(), timeout=ROW_TIMEOUT))
         except Exception as exc:  # the child crashed or hung: report it as a row that did not run
-            result = RowResult.failed_to_run(module.KEY, module.TITLE, module.TARGET, f"{type(exc).__name__}: {exc}")
+            result = RowResult.failed_to_run(
+                module.KEY, module.TITLE, module.TARGET, f"{type(exc).__name__}: {exc}"
+            )
         results.append(result)
-        log(f"  -> {result.status}" + (f" (ratio {format_ratio(result.ratio)})" if result.ratio is not None else "")
-            + (f": {result.note}" if result.status != "pass" and result.note else ""))
+        log(
+            f"  -> {result.status}"
+            + (f" (ratio {format_ratio(result.ratio)})" if result.ratio is not None else "")
+            + (f": {result.note}" if result.status != "pass" and result.note else "")
+        )
 
     write(results, output, {"quick": args.quick, "duration_seconds": round(time.monotonic() - started)})
     print(table(results))

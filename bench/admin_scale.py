@@ -42,13 +42,16 @@ def run(options: Options) -> RowResult:
     for size, alias in aliases.items():
         with use_database(alias):
             admin, _ = get_user_model().objects.get_or_create(
-                username="bench-admin", defaults={"is_staff": True, "is_superuser": True})
+                username="bench-admin", defaults={"is_staff": True, "is_superuser": True}
+            )
             client = Client()
             client.force_login(admin)
             clients[size] = client
 
-    pages = {"changelist": lambda size: CHANGELIST,
-             "search by exact email": lambda size: f"{CHANGELIST}?q={data[size].search_email}"}
+    pages = {
+        "changelist": lambda size: CHANGELIST,
+        "search by exact email": lambda size: f"{CHANGELIST}?q={data[size].search_email}",
+    }
 
     def load(size: int, page: str) -> tuple[float, int]:
         """Wall time and query count of one page view at ``size``."""
@@ -92,16 +95,26 @@ def run(options: Options) -> RowResult:
     worst = max(summary, key=lambda page: summary[page]["ratio"])
     equal_queries = all(s["queries_small"] == s["queries_large"] for s in summary.values())
     row = RowResult.judged(
-        KEY, TITLE,
-        measured=summary[worst]["ms_large"], measured_unit=f"ms at {large:,}",
-        reference=summary[worst]["ms_small"], reference_unit=f"ms at {small:,}",
-        ratio=summary[worst]["ratio"], target=TARGET,
-        details={"pages": summary, "shown": worst,
-                 "generation_seconds": {f"{d.people:,}": round(d.seconds, 1) for d in data.values() if d.generated},
-                 "reused_data_sets": [f"{d.people:,}" for d in data.values() if not d.generated]},
+        KEY,
+        TITLE,
+        measured=summary[worst]["ms_large"],
+        measured_unit=f"ms at {large:,}",
+        reference=summary[worst]["ms_small"],
+        reference_unit=f"ms at {small:,}",
+        ratio=summary[worst]["ratio"],
+        target=TARGET,
+        details={
+            "pages": summary,
+            "shown": worst,
+            "generation_seconds": {
+                f"{d.people:,}": round(d.seconds, 1) for d in data.values() if d.generated
+            },
+            "reused_data_sets": [f"{d.people:,}" for d in data.values() if not d.generated],
+        },
     )
     if not equal_queries:
         row.status = "fail"
         row.note = "query counts differ between the sizes: " + ", ".join(
-            f"{page} {s['queries_small']} vs {s['queries_large']}" for page, s in summary.items())
+            f"{page} {s['queries_small']} vs {s['queries_large']}" for page, s in summary.items()
+        )
     return row

@@ -23,8 +23,16 @@ KEY = "bearer_auth"
 TITLE = "Bearer-token authentication per API request (keys cached)"
 TARGET = Target("<=", 1.5, "at most 1.5x, 0 network calls")
 
-_BARE = {"verify_signature": True, "verify_exp": False, "verify_nbf": False, "verify_iat": False,
-         "verify_aud": False, "verify_iss": False, "verify_sub": False, "verify_jti": False}
+_BARE = {
+    "verify_signature": True,
+    "verify_exp": False,
+    "verify_nbf": False,
+    "verify_iat": False,
+    "verify_aud": False,
+    "verify_iss": False,
+    "verify_sub": False,
+    "verify_jti": False,
+}
 
 
 def run(options: Options) -> RowResult:
@@ -42,7 +50,9 @@ def run(options: Options) -> RowResult:
         from django_civic.models import CivicIdentity
 
         user = get_user_model().objects.create_user("bearer-person")
-        CivicIdentity.objects.create(user=user, provider=handle.oidc_issuer, subject=handle.oidc_subject("alice"))
+        CivicIdentity.objects.create(
+            user=user, provider=handle.oidc_issuer, subject=handle.oidc_subject("alice")
+        )
         token = handle.mint_oidc_token(type="access", persona="alice")
         request = APIRequestFactory().get("/api/whoami/", HTTP_AUTHORIZATION=f"Bearer {token}")
         authentication = CivicAccessTokenAuthentication()
@@ -62,17 +72,29 @@ def run(options: Options) -> RowResult:
 
         authenticate()  # first request: discovery and JWKS are fetched and cached
         handle.clear_oidc_stats()
-        log(f"{KEY}: {rounds} rounds of {batch} authentications vs {batch} bare {header['alg']} verifications")
-        result = side_by_side(lambda: per_op(authenticate, batch), lambda: per_op(bare_verification, batch), rounds)
+        log(
+            f"{KEY}: {rounds} rounds of {batch} authentications vs {batch} bare {header['alg']} verifications"
+        )
+        result = side_by_side(
+            lambda: per_op(authenticate, batch), lambda: per_op(bare_verification, batch), rounds
+        )
         provider_calls = sum(handle.oidc_stats().values())
 
     row = RowResult.judged(
-        KEY, TITLE,
-        measured=result.measured_median * 1e6, measured_unit="µs CPU",
-        reference=result.reference_median * 1e6, reference_unit="µs CPU",
-        ratio=result.ratio, target=TARGET,
-        details={**result.spread(), "network_calls_during_measurement": provider_calls,
-                 "algorithm": header["alg"], "requests_measured": rounds * batch},
+        KEY,
+        TITLE,
+        measured=result.measured_median * 1e6,
+        measured_unit="µs CPU",
+        reference=result.reference_median * 1e6,
+        reference_unit="µs CPU",
+        ratio=result.ratio,
+        target=TARGET,
+        details={
+            **result.spread(),
+            "network_calls_during_measurement": provider_calls,
+            "algorithm": header["alg"],
+            "requests_measured": rounds * batch,
+        },
     )
     if provider_calls:
         row.status = "fail"

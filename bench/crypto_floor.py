@@ -23,8 +23,16 @@ from django_civic.sip.tokens import partner_token
 class CryptoFloor:
     """One call of :meth:`exchange` = ES256 sign + ES256 verify + HMAC-SHA256 + AES-CBC decrypt."""
 
-    def __init__(self, *, app_private_key: str, app_secret: str, civic_public_key: str, data_token: str,
-                 request_body: bytes, audience: str) -> None:
+    def __init__(
+        self,
+        *,
+        app_private_key: str,
+        app_secret: str,
+        civic_public_key: str,
+        data_token: str,
+        request_body: bytes,
+        audience: str,
+    ) -> None:
         self._app_key = load_private_key(app_private_key)
         self._civic_key = load_public_key(civic_public_key)
         self._mac_key = app_secret.encode("utf-8")

@@ -11,8 +11,14 @@ _FORBIDDEN = re.compile(r"^(django_civic|test_.*|postgres|template\d)$")
 _SCHEMA = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
-def setup(*, database: str = "sqlite", sandbox_url: str | None = None, cache: str = "locmem",
-          schema: str = "public", extra_schemas: tuple[str, ...] = ()) -> None:
+def setup(
+    *,
+    database: str = "sqlite",
+    sandbox_url: str | None = None,
+    cache: str = "locmem",
+    schema: str = "public",
+    extra_schemas: tuple[str, ...] = (),
+) -> None:
     """Configure Django with ``bench.settings`` and create and migrate the database.
 
     Call once per process, before importing models. ``database`` is ``sqlite`` (a fresh in-memory
@@ -55,8 +61,9 @@ def ensure_postgres_database(name: str, schema: str = "public") -> None:
 
     user = os.environ.get("CIVIC_BENCH_PGUSER", "postgres")
     try:
-        admin = psycopg.connect(host="127.0.0.1", port=5432, user=user, dbname="postgres", autocommit=True,
-                                connect_timeout=5)
+        admin = psycopg.connect(
+            host="127.0.0.1", port=5432, user=user, dbname="postgres", autocommit=True, connect_timeout=5
+        )
     except psycopg.OperationalError as exc:
         raise RuntimeError(f"PostgreSQL is not reachable at 127.0.0.1:5432 as {user!r}: {exc}") from None
     with admin:

@@ -36,6 +36,7 @@ def run(options: Options) -> RowResult:
         from django.conf import settings
         from django.contrib.auth import authenticate, get_user_model
         from django.contrib.auth.hashers import get_hasher
+
         hasher = get_hasher()
         user_ids = [secrets.token_hex(32) for _ in range(people)]
         needed = people + rounds * batch + max(2, rounds // 3) * batch + 2
@@ -64,20 +65,31 @@ def run(options: Options) -> RowResult:
             status, _ = server.post_json("/bench/bare-session-login/", {})
             assert status.startswith("200"), status
 
-        log(f"{KEY}: {rounds} rounds of {batch} Civic logins vs 1 password login ({hasher.algorithm}, "
-            f"{getattr(hasher, 'iterations', '?')} iterations)")
+        log(
+            f"{KEY}: {rounds} rounds of {batch} Civic logins vs 1 password login ({hasher.algorithm}, "
+            f"{getattr(hasher, 'iterations', '?')} iterations)"
+        )
         result = side_by_side(lambda: per_op(civic_login, batch), lambda: per_op(password_login, 1), rounds)
         hashers = settings.PASSWORD_HASHERS[0]
-        bare = side_by_side(lambda: per_op(bare_login, batch), lambda: per_op(civic_login, batch), max(2, rounds // 3))
+        bare = side_by_side(
+            lambda: per_op(bare_login, batch), lambda: per_op(civic_login, batch), max(2, rounds // 3)
+        )
 
     return RowResult.judged(
-        KEY, TITLE,
-        measured=result.measured_median * 1e3, measured_unit="ms CPU",
-        reference=result.reference_median * 1e3, reference_unit="ms CPU",
-        ratio=result.ratio, target=TARGET,
-        details={**result.spread(), "password_hasher": hashers,
-                 "iterations": getattr(hasher, "iterations", None),
-                 "login": "returning user, session mode, 2 attributes (alice, BASIC_SIGNUP)",
-                 "bare_django_session_login_ms": round(bare.measured_median * 1e3, 2),
-                 "bare_session_login_share_of_civic_login": round(bare.ratio, 2)},
+        KEY,
+        TITLE,
+        measured=result.measured_median * 1e3,
+        measured_unit="ms CPU",
+        reference=result.reference_median * 1e3,
+        reference_unit="ms CPU",
+        ratio=result.ratio,
+        target=TARGET,
+        details={
+            **result.spread(),
+            "password_hasher": hashers,
+            "iterations": getattr(hasher, "iterations", None),
+            "login": "returning user, session mode, 2 attributes (alice, BASIC_SIGNUP)",
+            "bare_django_session_login_ms": round(bare.measured_median * 1e3, 2),
+            "bare_session_login_share_of_civic_login": round(bare.ratio, 2),
+        },
     )

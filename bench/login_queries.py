@@ -21,17 +21,27 @@ TITLE = "Database queries per Civic login, 12 vs 2 attributes"
 TARGET = Target("==", 1.0, "equal counts")
 
 _LABELS = [
-    "contact.personal.email", "contact.personal.phoneNumber", "documents.genericId.type",
-    "documents.genericId.number", "documents.genericId.name", "documents.genericId.dateOfBirth",
-    "documents.genericId.dateOfIssue", "documents.genericId.dateOfExpiry", "documents.genericId.country",
-    "documents.genericId.image_md5", "verifications.levels.CIVIC:IAL1", "documents.genericId.issuer",
+    "contact.personal.email",
+    "contact.personal.phoneNumber",
+    "documents.genericId.type",
+    "documents.genericId.number",
+    "documents.genericId.name",
+    "documents.genericId.dateOfBirth",
+    "documents.genericId.dateOfIssue",
+    "documents.genericId.dateOfExpiry",
+    "documents.genericId.country",
+    "documents.genericId.image_md5",
+    "verifications.levels.CIVIC:IAL1",
+    "documents.genericId.issuer",
 ]
 
 
 def attributes(count: int, version: str) -> list[dict[str, object]]:
     """``count`` verified attributes whose values depend on ``version`` (to make a login change them)."""
-    return [{"label": label, "value": f"{label}-{version}", "isValid": True, "isOwner": True}
-            for label in _LABELS[:count]]
+    return [
+        {"label": label, "value": f"{label}-{version}", "isValid": True, "isOwner": True}
+        for label in _LABELS[:count]
+    ]
 
 
 def run(options: Options) -> RowResult:
@@ -61,12 +71,21 @@ def run(options: Options) -> RowResult:
     worst = max(ratios, key=lambda situation: abs(ratios[situation] - 1))
     passed = all(by_count[12] == by_count[2] for by_count in counts.values())
     row = RowResult.judged(
-        KEY, TITLE,
-        measured=counts[worst][12], measured_unit="queries",
-        reference=counts[worst][2], reference_unit="queries",
-        ratio=ratios[worst], target=TARGET,
-        details={"queries_by_situation": {s: {f"{n} attributes": q for n, q in c.items()} for s, c in counts.items()},
-                 "shown": worst, "note": "counts include BEGIN/COMMIT and the session's own queries"},
+        KEY,
+        TITLE,
+        measured=counts[worst][12],
+        measured_unit="queries",
+        reference=counts[worst][2],
+        reference_unit="queries",
+        ratio=ratios[worst],
+        target=TARGET,
+        details={
+            "queries_by_situation": {
+                s: {f"{n} attributes": q for n, q in c.items()} for s, c in counts.items()
+            },
+            "shown": worst,
+            "note": "counts include BEGIN/COMMIT and the session's own queries",
+        },
     )
     row.status = "pass" if passed else "fail"
     return row

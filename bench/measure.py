@@ -57,7 +57,11 @@ class SideBySide:
     def spread(self) -> dict[str, float]:
         """The ratio's interquartile range: how much the noise moved it."""
         ratios = sorted(self.ratios)
-        return {"ratio_p25": percentile(ratios, 25), "ratio_p75": percentile(ratios, 75), "rounds": len(ratios)}
+        return {
+            "ratio_p25": percentile(ratios, 25),
+            "ratio_p75": percentile(ratios, 75),
+            "rounds": len(ratios),
+        }
 
 
 def side_by_side(measured: Callable[[], float], reference: Callable[[], float], rounds: int) -> SideBySide:

@@ -66,16 +66,21 @@ def run(options: Options) -> RowResult:
                 exchange_large()
                 _, peak = tracemalloc.get_traced_memory()
                 peaks.append(peak - baseline)
-                log(f"{KEY}: exchange {number + 1}/{runs}: peak {(peak - baseline) / MB:.1f} MB above baseline")
+                above = (peak - baseline) / MB
+                log(f"{KEY}: exchange {number + 1}/{runs}: peak {above:.1f} MB above baseline")
         finally:
             tracemalloc.stop()
 
     peak = statistics.median(peaks)
     return RowResult.judged(
-        KEY, TITLE,
-        measured=peak / MB, measured_unit="MB peak",
-        reference=size / MB, reference_unit="MB payload",
-        ratio=peak / size, target=TARGET,
+        KEY,
+        TITLE,
+        measured=peak / MB,
+        measured_unit="MB peak",
+        reference=size / MB,
+        reference_unit="MB payload",
+        ratio=peak / size,
+        target=TARGET,
         details={
             "peaks_mb": [round(p / MB, 2) for p in peaks],
             "rss_peak_growth_mb_first_exchange": round(rss_growth / MB, 2),

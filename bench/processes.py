@@ -63,12 +63,24 @@ def child_env(**extra: str) -> dict[str, str]:
 class Child:
     """A running child process whose first line of output is JSON describing it (a URL, credentials)."""
 
-    def __init__(self, argv: Sequence[str], *, env: dict[str, str] | None = None, ready_timeout: float = 60.0,
-                 name: str = "child") -> None:
+    def __init__(
+        self,
+        argv: Sequence[str],
+        *,
+        env: dict[str, str] | None = None,
+        ready_timeout: float = 60.0,
+        name: str = "child",
+    ) -> None:
         self.name = name
         self.process = subprocess.Popen(
-            list(argv), cwd=REPO, env=env or child_env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True, start_new_session=True,
+            list(argv),
+            cwd=REPO,
+            env=env or child_env(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
         )
         _running.add(self.process)
         self._stderr: list[str] = []
@@ -84,8 +96,9 @@ class Child:
 
     def _first_line(self, timeout: float) -> dict[str, Any]:
         box: list[str] = []
-        reader = threading.Thread(target=lambda: box.append(self.process.stdout.readline()),  # type: ignore[union-attr]
-                                  daemon=True)
+        reader = threading.Thread(
+            target=lambda: box.append(self.process.stdout.readline()), daemon=True  # type: ignore[union-attr]
+        )
         reader.start()
         reader.join(timeout)
         line = box[0] if box else ""
@@ -121,8 +134,9 @@ def running(argv: Sequence[str], **kwargs: Any) -> Iterator[Child]:
 @contextmanager
 def sandbox() -> Iterator[Child]:
     """The sandbox in its own process, on a free port: ``child.info`` is its index (URL, credentials)."""
-    with running([sys.executable, "-m", "django_civic.sandbox", "--host", "127.0.0.1", "--port", "0"],
-                 name="sandbox") as child:
+    with running(
+        [sys.executable, "-m", "django_civic.sandbox", "--host", "127.0.0.1", "--port", "0"], name="sandbox"
+    ) as child:
         yield child
 
 
@@ -139,8 +153,16 @@ def run_json(argv: Sequence[str], *, env: dict[str, str] | None = None, timeout:
     The child's stderr is passed through, so its progress messages show while it runs.
     """
     started = time.monotonic()
-    process = subprocess.Popen(list(argv), cwd=REPO, env=env or child_env(), stdin=subprocess.DEVNULL,
-                               stdout=subprocess.PIPE, stderr=None, text=True, start_new_session=True)
+    process = subprocess.Popen(
+        list(argv),
+        cwd=REPO,
+        env=env or child_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=None,
+        text=True,
+        start_new_session=True,
+    )
     _running.add(process)
     try:
         stdout, _ = process.communicate(timeout=timeout)

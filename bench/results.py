@@ -48,15 +48,39 @@ class RowResult:
     details: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def judged(cls, key: str, title: str, *, measured: float, measured_unit: str, reference: float,
-               reference_unit: str, ratio: float, target: Target, note: str = "",
-               details: dict[str, Any] | None = None) -> RowResult:
+    def judged(
+        cls,
+        key: str,
+        title: str,
+        *,
+        measured: float,
+        measured_unit: str,
+        reference: float,
+        reference_unit: str,
+        ratio: float,
+        target: Target,
+        note: str = "",
+        details: dict[str, Any] | None = None,
+    ) -> RowResult:
         """A row whose status follows from the ratio and the target."""
-        return cls(key, title, measured, measured_unit, reference, reference_unit, ratio, target,
-                   "pass" if target.met_by(ratio) else "fail", note, details or {})
+        return cls(
+            key,
+            title,
+            measured,
+            measured_unit,
+            reference,
+            reference_unit,
+            ratio,
+            target,
+            "pass" if target.met_by(ratio) else "fail",
+            note,
+            details or {},
+        )
 
     @classmethod
-    def failed_to_run(cls, key: str, title: str, target: Target, reason: str, status: str = "error") -> RowResult:
+    def failed_to_run(
+        cls, key: str, title: str, target: Target, reason: str, status: str = "error"
+    ) -> RowResult:
         return cls(key, title, None, "", None, "", None, target, status, reason)
 
     @property
@@ -110,8 +134,13 @@ def machine() -> dict[str, Any]:
 
 def git_commit() -> str:
     try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5,
-                             cwd=Path(__file__).resolve().parent)
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            cwd=Path(__file__).resolve().parent,
+        )
         return out.stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return ""
@@ -161,10 +190,21 @@ def table(rows: list[RowResult]) -> str:
     for number, row in enumerate(rows, 1):
         ratio = format_ratio(row.ratio)
         verdict = {"pass": "pass", "fail": "FAIL", "error": "ERROR", "skipped": "skipped"}[row.status]
-        lines.append("| " + " | ".join([
-            str(number), row.title, _fmt(row.measured, row.measured_unit),
-            _fmt(row.reference, row.reference_unit), ratio, row.target.text, verdict,
-        ]) + " |")
+        lines.append(
+            "| "
+            + " | ".join(
+                [
+                    str(number),
+                    row.title,
+                    _fmt(row.measured, row.measured_unit),
+                    _fmt(row.reference, row.reference_unit),
+                    ratio,
+                    row.target.text,
+                    verdict,
+                ]
+            )
+            + " |"
+        )
     notes = [f"{number}. {row.note}" for number, row in enumerate(rows, 1) if row.note]
     if notes:
         lines += ["", *notes]

@@ -6,13 +6,13 @@ import importlib
 from types import ModuleType
 
 ROW_MODULES = [
-    "bench.sip_exchange_cpu",     # 1 client CPU per SIP exchange vs the raw cryptography
-    "bench.login_cpu",            # 2 server CPU per Civic login vs a PBKDF2 password login
-    "bench.login_throughput",     # 3 logins/s through two app servers vs the sandbox alone
-    "bench.login_queries",        # 4 queries per login, 2 vs 12 attributes
-    "bench.bearer_auth",          # 5 bearer-token authentication vs a bare JWT verification
-    "bench.admin_scale",          # 6 admin changelist and search, 10k vs 1M identities
-    "bench.payload_memory",       # 7 peak memory exchanging a 6 MB processed payload
+    "bench.sip_exchange_cpu",  # 1 client CPU per SIP exchange vs the raw cryptography
+    "bench.login_cpu",  # 2 server CPU per Civic login vs a PBKDF2 password login
+    "bench.login_throughput",  # 3 logins/s through two app servers vs the sandbox alone
+    "bench.login_queries",  # 4 queries per login, 2 vs 12 attributes
+    "bench.bearer_auth",  # 5 bearer-token authentication vs a bare JWT verification
+    "bench.admin_scale",  # 6 admin changelist and search, 10k vs 1M identities
+    "bench.payload_memory",  # 7 peak memory exchanging a 6 MB processed payload
 ]
 
 
@@ -27,5 +27,7 @@ def find(selector: str) -> str:
     for module in ROW_MODULES:
         if selector in (module, module.rsplit(".", 1)[1]):
             return module
-    raise KeyError(f"no benchmark row {selector!r}; rows: 1-{len(ROW_MODULES)} or " +
-                   ", ".join(m.rsplit(".", 1)[1] for m in ROW_MODULES))
+    raise KeyError(
+        f"no benchmark row {selector!r}; rows: 1-{len(ROW_MODULES)} or "
+        + ", ".join(m.rsplit(".", 1)[1] for m in ROW_MODULES)
+    )

@@ -27,7 +27,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # a row that cannot run is reported as such, with the reason
         traceback.print_exc()
         log(f"{module.KEY}: could not run: {type(exc).__name__}: {exc}")
-        result = RowResult.failed_to_run(module.KEY, module.TITLE, module.TARGET, f"{type(exc).__name__}: {exc}")
+        result = RowResult.failed_to_run(
+            module.KEY, module.TITLE, module.TARGET, f"{type(exc).__name__}: {exc}"
+        )
     print(json.dumps(result.to_json()), flush=True)
     return 0
 

@@ -66,6 +66,7 @@ TEMPLATES = [
 
 BENCH_DATABASE_NAME = "civic_bench"
 
+
 def _postgres(schema: str) -> dict:
     return {
         "ENGINE": "django.db.backends.postgresql",

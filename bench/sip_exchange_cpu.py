@@ -42,9 +42,14 @@ def run(options: Options) -> RowResult:
         request_body = {"authToken": sample_code, "allowS3UploadedPayload": True}
         response = handle.sip_post(request_body)
         response.raise_for_status()
-        floor = CryptoFloor(app_private_key=sip["private_key"], app_secret=sip["app_secret"],
-                            civic_public_key=sip["civic_public_key"], data_token=response.json()["data"],
-                            request_body=compact_json(request_body).encode("utf-8"), audience=sip["api_url"])
+        floor = CryptoFloor(
+            app_private_key=sip["private_key"],
+            app_secret=sip["app_secret"],
+            civic_public_key=sip["civic_public_key"],
+            data_token=response.json()["data"],
+            request_body=compact_json(request_body).encode("utf-8"),
+            audience=sip["api_url"],
+        )
         # The pre-check happens before the exchange in the real flow; do it outside the measurement.
         prechecked = [(code, client.check_auth_code(code)) for code in codes]
         check_sample = prechecked.pop()[0]
@@ -59,16 +64,25 @@ def run(options: Options) -> RowResult:
         for _ in range(warmup):
             exchange_one()
         log(f"{KEY}: {rounds} rounds of {batch} exchanges vs {batch * 5} floors")
-        result = side_by_side(lambda: per_op(exchange_one, batch), lambda: per_op(floor.exchange, batch * 5), rounds)
-        precheck = side_by_side(lambda: per_op(lambda: client.check_auth_code(check_sample), batch * 2),
-                                lambda: per_op(floor.verify, batch * 2), max(3, rounds // 4))
+        result = side_by_side(
+            lambda: per_op(exchange_one, batch), lambda: per_op(floor.exchange, batch * 5), rounds
+        )
+        precheck = side_by_side(
+            lambda: per_op(lambda: client.check_auth_code(check_sample), batch * 2),
+            lambda: per_op(floor.verify, batch * 2),
+            max(3, rounds // 4),
+        )
 
     parts = {name: per_op(getattr(floor, name), 200) * 1e6 for name in ("sign", "mac", "verify", "decrypt")}
     return RowResult.judged(
-        KEY, TITLE,
-        measured=result.measured_median * 1e6, measured_unit="µs CPU",
-        reference=result.reference_median * 1e6, reference_unit="µs CPU",
-        ratio=result.ratio, target=TARGET,
+        KEY,
+        TITLE,
+        measured=result.measured_median * 1e6,
+        measured_unit="µs CPU",
+        reference=result.reference_median * 1e6,
+        reference_unit="µs CPU",
+        ratio=result.ratio,
+        target=TARGET,
         details={
             **result.spread(),
             "floor_parts_us": {k: round(v, 1) for k, v in parts.items()},

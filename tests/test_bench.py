@@ -47,11 +47,20 @@ def test_percentile_is_nearest_rank():
 
 def test_targets_and_the_table():
     at_most = Target("<=", 3.0, "at most 3x")
-    row = RowResult.judged("k", "A row", measured=7.0, measured_unit="ms", reference=2.0, reference_unit="ms",
-                           ratio=3.5, target=at_most)
+    row = RowResult.judged(
+        "k",
+        "A row",
+        measured=7.0,
+        measured_unit="ms",
+        reference=2.0,
+        reference_unit="ms",
+        ratio=3.5,
+        target=at_most,
+    )
     assert row.status == "fail" and not row.passed
-    assert RowResult.judged("k", "A row", measured=1, measured_unit="", reference=1, reference_unit="",
-                            ratio=3.0, target=at_most).passed
+    assert RowResult.judged(
+        "k", "A row", measured=1, measured_unit="", reference=1, reference_unit="", ratio=3.0, target=at_most
+    ).passed
     assert Target(">=", 0.5, "").met_by(0.5) and not Target("==", 1.0, "").met_by(1.01)
     assert format_ratio(0.01) == "1/100" and format_ratio(1.5) == "1.5x"
     assert "| 1 | A row | 7 ms | 2 ms | 3.5x | at most 3x | FAIL |" in table([row])
@@ -61,8 +70,20 @@ def test_targets_and_the_table():
 def test_a_quick_run_of_two_rows_writes_the_results(tmp_path):
     output = tmp_path / "results.json"
     completed = subprocess.run(
-        [sys.executable, "-m", "bench", "--quick", "sip_exchange_cpu", "payload_memory", "--output", str(output)],
-        cwd=REPO, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "--quick",
+            "sip_exchange_cpu",
+            "payload_memory",
+            "--output",
+            str(output),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     document = json.loads(output.read_text())
     assert [row["key"] for row in document["rows"]] == ["sip_exchange_cpu", "payload_memory"]

@@ -202,7 +202,8 @@ class SIPClient:
         except TransportError as exc:
             if exc.timeout:
                 raise errors.SIPTimeout("the processed payload did not download in time") from None
-            raise errors.SIPConnectionError(f"the processed payload could not be fetched ({exc.kind})") from None
+            raise errors.SIPConnectionError(
+                f"the processed payload could not be fetched ({exc.kind})") from None
         if response.status != 200:
             response.close()
             raise errors.SIPUpstreamError(f"the processed payload answered {response.status}",

@@ -111,7 +111,8 @@ class Response:
 class Transport:
     """Thread-safe: urllib3's pools are; the per-host pool managers are created under a lock."""
 
-    def __init__(self, *, pool_size: int, timeout: float | tuple[float, float], retries: urllib3.Retry) -> None:
+    def __init__(self, *, pool_size: int, timeout: float | tuple[float, float],
+                 retries: urllib3.Retry) -> None:
         self._options: dict[str, Any] = {
             "num_pools": 4, "maxsize": pool_size, "retries": retries, "timeout": _timeout(timeout),
             "ca_certs": _ca_bundle(),

@@ -17,7 +17,14 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from .crypto import b64_decode_span, civic_ext, compact_json, encode_es256_jwt, es256_verify_text, js_timestamp
+from .crypto import (
+    b64_decode_span,
+    civic_ext,
+    compact_json,
+    encode_es256_jwt,
+    es256_verify_text,
+    js_timestamp,
+)
 
 CIVIC_ISSUER = "civic-sip-hosted-service"
 EXCHANGE_PATH = "scopeRequest/authCode"
@@ -118,7 +125,8 @@ def _segment(token: str, start: int, end: int, *, decode: bool = True) -> bytear
         raise TokenError("token is malformed (not base64url)") from None
 
 
-_B64URL_VALUE = {c: i for i, c in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")}
+_B64URL_VALUE = {c: i for i, c in
+                 enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")}
 
 
 def _json_object(data: bytes | bytearray | str, what: str) -> dict[str, Any]:
