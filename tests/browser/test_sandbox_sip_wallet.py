@@ -17,6 +17,9 @@ import pytest
 
 from django_civic.sandbox import defaults
 
+# The wallet fills itself in from script: assertions go through Playwright's retrying expect().
+expect = pytest.importorskip("playwright.sync_api", reason="pip install 'django-civic[browser]'").expect
+
 pytestmark = pytest.mark.browser
 
 EVENTS = ("auth-code-received", "user-cancelled", "read", "civic-sip-error")
@@ -88,18 +91,18 @@ def no_javascript_errors(page) -> Iterator[None]:
 def test_approve_as_a_persona_delivers_an_auth_code_the_server_can_exchange(page, partner, civic_sandbox):
     page.goto(partner)
     page.click("#signupButton")
-    assert page.locator(".civic-modal.civic-show").is_visible()
+    expect(page.locator(".civic-modal.civic-show")).to_be_visible()
     assert "civic-hit-the-lights" in page.evaluate("document.body.className")
     wallet = page.frame_locator("#civic-sr-frame")
-    assert defaults.SIP_APP_ID in wallet.get_by_test_id("sandbox-app").inner_text()
-    assert wallet.get_by_test_id("sandbox-persona-anon").is_disabled()  # anon has no email or phone
+    expect(wallet.get_by_test_id("sandbox-app")).to_contain_text(defaults.SIP_APP_ID)
+    expect(wallet.get_by_test_id("sandbox-persona-anon")).to_be_disabled()  # anon has no email or phone
     wallet.get_by_test_id("sandbox-persona-bob").check()
     wallet.get_by_test_id("sandbox-approve").click()
 
     event = wait_for_event(page, "auth-code-received")
     assert event["event"] == "scoperequest:data-received" and event["type"] == "code"
     assert wait_for_event(page, "read")["clientVersion"] == "v3"
-    assert not page.locator(".civic-modal").is_visible()
+    expect(page.locator(".civic-modal")).to_be_hidden()
     assert page.locator("#civic-sr-frame").count() == 0
     assert "civic-no-scroll" not in page.evaluate("document.body.className")
 
@@ -112,7 +115,7 @@ def test_deny_emits_user_cancelled_and_no_code(page, partner):
     page.click("#signupButton")
     page.frame_locator("#civic-sr-frame").get_by_test_id("sandbox-deny").click()
     assert wait_for_event(page, "user-cancelled") == {"event": "scoperequest:user-cancelled"}
-    assert not page.locator(".civic-modal").is_visible()
+    expect(page.locator(".civic-modal")).to_be_hidden()
     assert [e["name"] for e in events(page) if e["name"] == "auth-code-received"] == []
 
 
@@ -121,7 +124,7 @@ def test_proof_of_identity_only_carol_can_approve(page, partner, civic_sandbox):
     page.click("#signupButton")
     wallet = page.frame_locator("#civic-sr-frame")
     for name in ("alice", "bob", "anon"):
-        assert wallet.get_by_test_id(f"sandbox-persona-{name}").is_disabled()
+        expect(wallet.get_by_test_id(f"sandbox-persona-{name}")).to_be_disabled()
     assert wallet.get_by_test_id("sandbox-persona-carol").is_checked()
     wallet.get_by_test_id("sandbox-approve").click()
     data = civic_sandbox.sip_client().exchange_code(wait_for_event(page, "auth-code-received")["response"])
@@ -139,7 +142,7 @@ def test_messages_not_from_the_wallet_frame_are_ignored(page, partner, civic_san
         setTimeout(resolve, 300);
     })""")
     assert [e for e in events(page) if e["name"] == "auth-code-received"] == []
-    assert page.locator(".civic-modal.civic-show").is_visible()
+    expect(page.locator(".civic-modal.civic-show")).to_be_visible()
     wallet.get_by_test_id("sandbox-approve").click()
     assert wait_for_event(page, "auth-code-received")["response"] != "forged"
 
@@ -147,8 +150,8 @@ def test_messages_not_from_the_wallet_frame_are_ignored(page, partner, civic_san
 def test_uuid_in_the_page_url_starts_the_login_like_the_mobile_return(page, partner):
     page.goto(partner + "?uuid=4f1c-uuid-from-the-app")
     wallet = page.frame_locator("#civic-sr-frame")
-    assert "4f1c-uuid-from-the-app" in wallet.locator("#uuid-note").inner_text()
-    assert page.locator(".civic-modal.civic-show").is_visible()
+    expect(wallet.locator("#uuid-note")).to_contain_text("4f1c-uuid-from-the-app")
+    expect(page.locator(".civic-modal.civic-show")).to_be_visible()
 
 
 def test_unknown_app_reports_a_civic_sip_error(page, partner):
@@ -156,7 +159,7 @@ def test_unknown_app_reports_a_civic_sip_error(page, partner):
     page.click("#signupButton")
     error = wait_for_event(page, "civic-sip-error")
     assert error["type"] == "runtime-error" and "not registered" in error["message"]
-    assert page.frame_locator("#civic-sr-frame").get_by_test_id("sandbox-approve").is_disabled()
+    expect(page.frame_locator("#civic-sr-frame").get_by_test_id("sandbox-approve")).to_be_disabled()
 
 
 def test_emitter_api_and_constructor_contract(page, partner):
