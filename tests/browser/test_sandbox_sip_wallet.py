@@ -125,7 +125,7 @@ def test_proof_of_identity_only_carol_can_approve(page, partner, civic_sandbox):
     wallet = page.frame_locator("#civic-sr-frame")
     for name in ("alice", "bob", "anon"):
         expect(wallet.get_by_test_id(f"sandbox-persona-{name}")).to_be_disabled()
-    assert wallet.get_by_test_id("sandbox-persona-carol").is_checked()
+    expect(wallet.get_by_test_id("sandbox-persona-carol")).to_be_checked()
     wallet.get_by_test_id("sandbox-approve").click()
     data = civic_sandbox.sip_client().exchange_code(wait_for_event(page, "auth-code-received")["response"])
     assert data.get("documents.genericId.type").value == "Passport"
