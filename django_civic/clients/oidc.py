@@ -24,7 +24,6 @@ from ..conf import civic_settings
 from ..oidc import ExchangedToken, OIDCClient, TokenExchanger, call_hub
 from ..oidc.session import TokenStore
 from ..replay import consume_once
-from ..sandbox import defaults as sandbox_defaults
 from . import sandbox_url
 
 REPLAY_NAMESPACE = "oidc-id-token"
@@ -76,6 +75,9 @@ def oidc_config(request: HttpRequest | None = None) -> dict[str, Any]:
         "timeout": float(civic_settings.HTTP_TIMEOUT),
     }
     if civic_settings.SANDBOX:
+        # Imported here so that nothing of the sandbox loads in a production configuration.
+        from ..sandbox import defaults as sandbox_defaults
+
         if not auth["CLIENT_ID"]:
             config.update(client_id=sandbox_defaults.OIDC_CLIENT_ID,
                           client_secret=sandbox_defaults.OIDC_CLIENT_SECRET)

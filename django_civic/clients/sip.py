@@ -13,7 +13,6 @@ from functools import lru_cache
 from django.http import HttpRequest
 
 from ..conf import civic_settings
-from ..sandbox import defaults as sandbox_defaults
 from ..sip import SIPClient
 from . import sandbox_url
 
@@ -32,6 +31,9 @@ def sip_config(request: HttpRequest | None = None) -> dict:
         "max_payload_bytes": int(sip["MAX_PAYLOAD_BYTES"]),
     }
     if civic_settings.SANDBOX:
+        # Imported here so that nothing of the sandbox loads in a production configuration.
+        from ..sandbox import defaults as sandbox_defaults
+
         if not sip["APP_ID"]:
             config.update(app_id=sandbox_defaults.SIP_APP_ID, app_secret=sandbox_defaults.SIP_APP_SECRET,
                           private_key=sandbox_defaults.SIP_APP_PRIVATE_KEY)
