@@ -52,6 +52,11 @@ _MESSAGES: dict[str, Any] = {
 _DEFAULT_MESSAGE = _("The sign-in with Civic failed. Please try again.")
 
 
+def _unavailable(error: Any) -> bool:
+    """Civic down, too slow, or throttling us (429, retryable): "try again in a moment", not "refused"."""
+    return isinstance(error, ProviderUnavailable) or bool(getattr(error, "retryable", False))
+
+
 def _state_store(request: HttpRequest) -> StateStore:
     return StateStore(request.session, ttl=float(civic_settings.AUTH["STATE_TTL"]))
 
@@ -113,9 +118,10 @@ def callback(request: HttpRequest) -> HttpResponse:
                                       code_verifier=pending.code_verifier)
     except OIDCError as exc:
         logger.info("Civic Auth code exchange failed: %s", exc.code)
-        status = 503 if isinstance(exc, ProviderUnavailable) else 400
+        if _unavailable(exc):
+            return _error_page(request, "provider_unavailable", status=503, next_url=pending.next_url)
         code = exc.code if exc.code in _MESSAGES else "provider_error"
-        return _error_page(request, code, status=status, next_url=pending.next_url)
+        return _error_page(request, code, status=400, next_url=pending.next_url)
 
     user = authenticate(request, civic_auth_id_token=tokens.id_token, nonce=pending.nonce,
                         civic_auth_access_token=tokens.access_token, scope=tokens.scope or "")
@@ -124,9 +130,10 @@ def callback(request: HttpRequest) -> HttpResponse:
         if isinstance(error, CivicLoginError):
             return _error_page(request, error.code, status=error.status, next_url=pending.next_url,
                                detail=error.detail)
+        if _unavailable(error):
+            return _error_page(request, "provider_unavailable", status=503, next_url=pending.next_url)
         code = getattr(error, "code", "login_failed")
-        status = 503 if isinstance(error, ProviderUnavailable) else 400
-        return _error_page(request, code, status=status, next_url=pending.next_url)
+        return _error_page(request, code, status=400, next_url=pending.next_url)
 
     auth_login(request, user, backend=BACKEND)
     auth = civic_settings.AUTH
