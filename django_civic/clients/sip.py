@@ -1,6 +1,6 @@
 """``get_sip_client(request)``: the :class:`~django_civic.sip.SIPClient` for the current settings.
 
-One client per configuration and process (it holds a pooled ``requests.Session`` and parsed keys), so
+One client per configuration and process (it holds pooled connections and parsed keys), so
 settings changes in tests get a fresh client and production reuses one. With ``CIVIC["SANDBOX"]`` the
 client talks to the sandbox: its API URL, its Civic signing key, and its default app credentials
 (``django_civic/sandbox/defaults.py``) unless ``CIVIC["SIP"]["APP_ID"]`` names an app registered there.
