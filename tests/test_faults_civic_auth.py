@@ -196,8 +196,8 @@ def api_login(civic, case: APICase | None = None):
     id_token = civic.mint_oidc_token(persona="alice", nonce=issued["nonce"], access_token=access, fault=fault)
     if case is not None and case.channel is not None:
         civic.inject_fault(case.channel, case.kind, **case.options)
-    response = client.post(TOKEN, {"id_token": id_token, "nonce_id": issued["nonce_id"], "access_token": access},
-                           content_type="application/json")
+    body = {"id_token": id_token, "nonce_id": issued["nonce_id"], "access_token": access}
+    response = client.post(TOKEN, body, content_type="application/json")
     return client, response
 
 

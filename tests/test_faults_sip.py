@@ -222,4 +222,5 @@ def test_a_database_failing_mid_write_leaves_no_user_without_identity_or_attribu
 
     monkeypatch.setattr(QuerySet, "bulk_create", real_bulk_create)
     assert log_in(Client(), sandbox).status_code == 200
-    assert (User.objects.count(), CivicIdentity.objects.count(), VerifiedAttribute.objects.count()) == (1, 1, 2)
+    counts = User.objects.count(), CivicIdentity.objects.count(), VerifiedAttribute.objects.count()
+    assert counts == (1, 1, 2)
