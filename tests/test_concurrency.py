@@ -107,3 +107,32 @@ def test_fifty_concurrent_replays_of_one_code_give_one_login(civic_sandbox, sett
     refused = [r.civic_auth_error for r in requests_ if hasattr(r, "civic_auth_error")]
     assert len(refused) == 49 and all(isinstance(e, TokenReplayed) for e in refused)
     assert User.objects.count() == 1
+
+
+def test_twenty_first_logins_of_one_person_through_the_api_give_one_account(civic_sandbox, settings,
+                                                                            record_figure):
+    """20 browsers of one person finish the Civic flow at the same moment, each with its own auth code
+    (the same persona and app, so the same SIP userId): every one is logged in, into one account."""
+    from django.test import Client
+
+    caches["default"].clear()
+    settings.CIVIC = civic_sandbox.civic_settings(SANDBOX_ALLOW_WITHOUT_DEBUG=True,
+                                                  API={"THROTTLE_RATE": None})
+    threads = 20
+    codes = [civic_sandbox.mint_code("alice", "BASIC_SIGNUP")["authToken"] for _ in range(threads)]
+    browsers = [Client() for _ in range(threads)]
+    responses = run_at_once(threads, lambda i: browsers[i].post(
+        "/civic/sip/exchange/", {"token": codes[i], "scope": "BASIC_SIGNUP"},
+        content_type="application/json"))
+
+    errors = [r if isinstance(r, Exception) else (r.status_code, r.content[:200])
+              for r in responses if isinstance(r, Exception) or r.status_code != 200]
+    assert not errors, errors
+    bodies = [r.json() for r in responses]
+    assert len({body["user"]["id"] for body in bodies}) == 1
+    assert sum(body["user_created"] for body in bodies) == 1
+    assert all(b.session["_auth_user_id"] == str(bodies[0]["user"]["id"]) for b in browsers)
+    assert User.objects.count() == 1 and CivicIdentity.objects.count() == 1
+    assert VerifiedAttribute.objects.count() == 2
+    record_figure("concurrency.first_login", threads=threads, logged_in=len(bodies), users=1, identities=1,
+                  errors=len(errors))
