@@ -84,15 +84,21 @@ def mint(request: HttpRequest) -> JsonResponse:
         return error("type must be id or access")
     if persona not in personas.names():
         return error("unknown persona")
-    if not isinstance(client_id, str) or not isinstance(overrides, dict) or not isinstance(remove, list):
-        return error("client_id must be a string, claims an object, remove a list")
-    if fault is not None and fault not in tokens.TOKEN_FAULTS:
+    if not isinstance(client_id, str) or not isinstance(overrides, dict) or not isinstance(remove, list) \
+            or not all(isinstance(name, str) for name in remove):
+        return error("client_id must be a string, claims an object, remove a list of claim names")
+    if fault is not None and (not isinstance(fault, str) or fault not in tokens.TOKEN_FAULTS):
         return error("unknown fault; one of " + ", ".join(sorted(tokens.TOKEN_FAULTS)))
+    nonce, access_token = data.get("nonce"), data.get("access_token")
+    if nonce is not None and not isinstance(nonce, str):
+        return error("nonce must be a string (put other values in claims)")
+    if access_token is not None and not (isinstance(access_token, str) and access_token.isascii()):
+        return error("access_token must be an ASCII string (a token)")
     scopes = ["openid", "email", "profile"]
     iss = issuer(request)
     if kind == "id":
-        claims = tokens.id_token_claims(iss, client_id, persona, scopes, nonce=data.get("nonce"),
-                                        access_token=data.get("access_token"))
+        claims = tokens.id_token_claims(iss, client_id, persona, scopes, nonce=nonce,
+                                        access_token=access_token)
     else:
         claims = tokens.access_token_claims(iss, client_id, personas.subject(persona), scopes)
     claims.update(overrides)
