@@ -55,6 +55,7 @@ NONCE_PREFIX = "django_civic:oidc:api-nonce:"
 NONCE_REPLAY_NAMESPACE = "oidc-api-nonce"
 MAX_TOKEN_LENGTH = 16 * 1024
 _JWS = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")
+_B64TOKEN = re.compile(r"^[A-Za-z0-9._~+/-]+=*$")
 
 _NONCE_INVALID = _("This sign-in has expired or was already used. Request a new nonce and sign in again.")
 _TOKEN_INVALID = _("The Civic ID token is not valid. Please sign in again.")
@@ -89,7 +90,10 @@ class NonceView(CivicAPIView):
 class TokenLoginInput(serializers.Serializer):
     id_token = serializers.CharField(max_length=MAX_TOKEN_LENGTH, trim_whitespace=True)
     nonce_id = serializers.CharField(max_length=128, trim_whitespace=True)
-    access_token = serializers.CharField(max_length=MAX_TOKEN_LENGTH, required=False, trim_whitespace=True)
+    # RFC 6750 b64token: what can be sent as "Authorization: Bearer" to userinfo, and hashed for at_hash.
+    access_token = serializers.RegexField(_B64TOKEN, max_length=MAX_TOKEN_LENGTH, required=False,
+                                          trim_whitespace=True,
+                                          error_messages={"invalid": _("This is not an access token.")})
     next = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False,
                                  max_length=MAX_NEXT_LENGTH)
 

@@ -181,6 +181,12 @@ class OIDCClient:
             raise ProviderResponseError("the provider has no userinfo endpoint")
         response = send(self._http, "GET", endpoint, timeout=self.timeout, what="userinfo",
                         headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"})
+        if response.status_code == 401:
+            # RFC 6750 3.1: the access token itself was refused (expired, revoked, or never a token): the
+            # token is at fault, not the provider.
+            response.close()
+            raise InvalidToken("the userinfo endpoint refused the access token",
+                               reason="access_token_refused")
         raise_for_status(response, "userinfo")
         claims = read_json(response, "userinfo")
         sub = claims.get("sub")

@@ -105,8 +105,10 @@ class TokenValidator:
             if not isinstance(got, str) or not hmac.compare_digest(got.encode(), nonce.encode()):
                 raise NonceMismatch()
         if access_token is not None and "at_hash" in claims:
-            expected = token_hash(access_token, header["alg"])
-            if not isinstance(claims["at_hash"], str) or not hmac.compare_digest(claims["at_hash"], expected):
+            # A token is ASCII (RFC 6750); any other text cannot be the one the hash was made of.
+            expected = token_hash(access_token, header["alg"]) if access_token.isascii() else ""
+            if not isinstance(claims["at_hash"], str) or not expected \
+                    or not hmac.compare_digest(claims["at_hash"], expected):
                 raise InvalidToken("the ID token's at_hash does not match the access token",
                                    reason="at_hash_mismatch")
         if single_use and self.replay is not None:
