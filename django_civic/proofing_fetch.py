@@ -219,6 +219,36 @@ def store_proof(content: bytes) -> str:
     return proof_storage().save(f"django_civic/proofs/{uuid.uuid4().hex}.fernet", ContentFile(token))
 
 
+def reencrypt_proof(session: ProofingSession, *, write: bool = True) -> bool:
+    """Move ``session``'s proof archive to the first key of ``ENCRYPTION_KEYS`` (key rotation).
+
+    Returns whether it was (with ``write=False``: would be) re-encrypted; False when it already is under
+    that key. The new ciphertext goes to a new file, the row is pointed at it, then the old file is
+    deleted, so an interruption never leaves a session without a readable archive. Raises
+    ``FileNotFoundError`` or :class:`~django_civic.encryption.DecryptionError`.
+    """
+    storage = proof_storage()
+    with storage.open(session.proof_file, "rb") as handle:
+        raw = handle.read()
+    try:
+        token = raw.decode("ascii")
+    except UnicodeDecodeError:
+        raise encryption.DecryptionError("the proof archive is not a Fernet token") from None
+    if encryption.is_current(token):
+        return False
+    rotated = encryption.rotate(token).encode("ascii")
+    if not write:
+        return True
+    name = storage.save(f"django_civic/proofs/{uuid.uuid4().hex}.fernet", ContentFile(rotated))
+    moved = (ProofingSession.objects.filter(pk=session.pk, proof_file=session.proof_file)
+             .update(proof_file=name))
+    # Moved: the old file goes. Not moved (the session was deleted or changed meanwhile): our copy goes.
+    storage.delete(session.proof_file if moved else name)
+    if moved:
+        session.proof_file = name
+    return bool(moved)
+
+
 def read_proof(session: ProofingSession) -> bytes:
     """The decrypted proof archive of ``session`` (raises ``FileNotFoundError`` when none is stored)."""
     if not session.proof_file:

@@ -6,6 +6,9 @@ with ``MultiFernet.rotate`` (never written in clear, never logged) and written b
 batch. Rows already under the first key are left alone, so the command can be stopped and rerun.
 
 ``--rehash`` also recomputes the search digests, for after ``CIVIC["DIGEST_KEY"]`` changed.
+
+Stored IDEMIA proof archives are encrypted with the same keys: each one still under an old key is
+rewritten under the first key (``proofing_fetch.reencrypt_proof``), so the old key can go for them too.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from django.db.models import Value
 
 from ... import encryption
 from ...fields import Ciphertext
-from ...models import VerifiedAttribute
+from ...models import ProofingSession, VerifiedAttribute
+from ...proofing_fetch import reencrypt_proof
 
 
 class Command(BaseCommand):
@@ -77,12 +81,33 @@ class Command(BaseCommand):
                         if touched:
                             VerifiedAttribute.objects.bulk_update(touched, [name])
         self._report(counts, dry_run, rehash)
+        failed_proofs = self._proofs(dry_run)
+        if failed_proofs and not failed_ids:
+            raise CommandError(f"{len(failed_proofs)} proof archive(s) are missing or did not decrypt with "
+                               f"any configured key (session ids: {_ids(failed_proofs)}).")
         if failed_ids:
             shown = ", ".join(str(pk) for pk in failed_ids[:20]) + (", ..." if len(failed_ids) > 20 else "")
             raise CommandError(
                 f"{counts['failed']} value(s) did not decrypt with any configured key and were left as they "
                 f"are (ids: {shown}). Add the missing key and run again."
             )
+
+    def _proofs(self, dry_run: bool) -> list[int]:
+        """Re-encrypt the stored proof archives; report the counts, return the sessions that failed."""
+        counts = {"checked": 0, "reencrypted": 0, "current": 0}
+        failed: list[int] = []
+        for session in ProofingSession.objects.exclude(proof_file="").only("pk", "proof_file").iterator():
+            counts["checked"] += 1
+            try:
+                counts["reencrypted" if reencrypt_proof(session, write=not dry_run) else "current"] += 1
+            except (FileNotFoundError, encryption.DecryptionError):
+                failed.append(session.pk)
+        if counts["checked"]:
+            verb = "would re-encrypt" if dry_run else "re-encrypted"
+            self.stdout.write(f"Checked {counts['checked']} proof archive(s): {verb} "
+                              f"{counts['reencrypted']}, {counts['current']} already under the current key, "
+                              f"{len(failed)} missing or undecryptable.")
+        return failed
 
     def _report(self, counts: dict[str, int], dry_run: bool, rehash: bool) -> None:
         verb = "would re-encrypt" if dry_run else "re-encrypted"
@@ -91,6 +116,10 @@ class Command(BaseCommand):
         if rehash:
             line += f" Digests {'to recompute' if dry_run else 'recomputed'}: {counts['rehashed']}."
         self.stdout.write(line)
+
+
+def _ids(pks: list[int]) -> str:
+    return ", ".join(str(pk) for pk in pks[:20]) + (", ..." if len(pks) > 20 else "")
 
 
 def _was_set(row: VerifiedAttribute, name: str) -> bool:
