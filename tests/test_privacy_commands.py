@@ -44,14 +44,16 @@ class People:
         return {a.label: a.value for a in VerifiedAttribute.objects.filter(identity__user=user)}
 
 
-def populate(civic_sandbox, settings, tmp_path) -> People:
-    """Run the flows: everything django_civic can store about a person, and a bystander."""
+def populate(civic_sandbox, settings, tmp_path, **civic) -> People:
+    """Run the flows: everything django_civic can store about a person, and a bystander.
+
+    ``civic`` adds top-level ``CIVIC`` settings (encryption keys, say)."""
     caches["default"].clear()
     settings.STORAGES = {**settings.STORAGES, "proofs": {
         "BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(tmp_path)}}}
     settings.CIVIC = civic_sandbox.civic_settings(
         SANDBOX_ALLOW_WITHOUT_DEBUG=True, LINK_BY_EMAIL=True, API={"THROTTLE_RATE": None},
-        IDEMIA={"TASK_RUNNER": RUN_NOW, "STORE_PROOF": True, "PROOF_STORAGE": "proofs"})
+        IDEMIA={"TASK_RUNNER": RUN_NOW, "STORE_PROOF": True, "PROOF_STORAGE": "proofs"}, **civic)
 
     code = civic_sandbox.mint_code("carol", "PROOF_OF_IDENTITY")["authToken"]
     signed_up = Client().post(SIP, {"token": code, "scope": "PROOF_OF_IDENTITY"},
