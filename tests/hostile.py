@@ -228,3 +228,44 @@ HOSTILE_META = st.fixed_dictionaries({}, optional={
 def latin1(meta: dict[str, str]) -> dict[str, str]:
     """WSGI carries headers as latin-1 strings; an attacker's non-latin-1 text arrives as mojibake."""
     return {name: value.encode("utf-8", "surrogatepass").decode("latin-1") for name, value in meta.items()}
+
+
+# -- open redirects --------------------------------------------------------------------------------------
+
+#: ``next`` values that lead a browser off the site, or that some layer could decode into one that does.
+HOSTILE_NEXT = (
+    # other origins, plain and scheme-relative
+    "https://evil.example/", "http://evil.example", "//evil.example", "///evil.example", "////evil.example/x",
+    # backslashes, which browsers read as slashes
+    "/\\evil.example", "\\\\evil.example", "\\/evil.example", "/\\/evil.example",
+    # a scheme without a host, and schemes that run code
+    "https:evil.example", "http:/evil.example", "https:///evil.example", "javascript:alert(1)",
+    "JaVaScRiPt:alert(1)", "data:text/html,<script>alert(1)</script>", "vbscript:msgbox(1)",
+    # control and invisible characters that browsers drop
+    "/\t/evil.example", "/\n/evil.example", "/\r\n/evil.example", "\x00//evil.example", "/\x7f/evil.example",
+    "/\u200b/evil.example", "/\u202e/evil.example", "/\u2028/evil.example", " //evil.example",
+    "\u00a0//evil.example", "\ufeff//evil.example",
+    # encoded forms, once, twice and three times
+    "%2F%2Fevil.example", "/%2F/evil.example", "/%5Cevil.example", "%5C%5Cevil.example", "/%09/evil.example",
+    "https%3A%2F%2Fevil.example", "/%252F%252Fevil.example", "/%255Cevil.example",
+    "/%25252F%25252Fevil.example", "%2f%2fevil.example", "/%2F%5Cevil.example",
+    # credentials and look-alikes that make a foreign URL read like ours
+    "http://localhost@evil.example/", "http://localhost:80@evil.example/", "http://evil.example#@localhost/",
+    "http://localhost.evil.example/", "http://evil.example\\@localhost/",
+    # not rooted, and absurdly long
+    "evil.example", "profile/", "/" + "a" * 3000,
+)
+
+
+def browser_destination(url: str, base: str) -> tuple[str, str | None]:
+    """Where a browser at ``base`` goes for ``Location: url`` (scheme, host), following the WHATWG URL
+    parser's repairs: tabs and newlines removed, C0 controls and spaces stripped, ``\\`` read as ``/``."""
+    from urllib.parse import urljoin, urlsplit
+
+    c0_and_space = "".join(map(chr, range(0x21)))
+    cleaned = "".join(char for char in url if char not in "\t\n\r").strip(c0_and_space)
+    scheme = urlsplit(cleaned).scheme.lower()
+    if scheme in ("", "http", "https"):
+        cleaned = cleaned.replace("\\", "/")
+    target = urlsplit(urljoin(base, cleaned))
+    return target.scheme, target.hostname
