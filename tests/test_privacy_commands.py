@@ -99,7 +99,7 @@ def export(*args: str) -> tuple[dict, str]:
 
 
 @pytest.mark.django_db
-def test_export_holds_everything_decrypted_and_nothing_of_anyone_else(people):
+def test_export_holds_everything_decrypted_and_nothing_of_anyone_else(people, record_figure):
     data, text = export(str(people.person.pk))
     assert data["format"] == "django_civic.export/1"
     assert data["user"] == {"id": people.person.pk, "username": people.person.username,
@@ -125,6 +125,10 @@ def test_export_holds_everything_decrypted_and_nothing_of_anyone_else(people):
     assert "callback_secret" not in text
     for value in people.values(people.bystander).values():
         assert value not in text
+    record_figure("privacy.export_user", identities=len(data["identities"]),
+                  attributes=sum(len(identity["attributes"]) for identity in data["identities"]),
+                  attributes_stored=VerifiedAttribute.objects.filter(identity__user=people.person).count(),
+                  proof_archives=len(data["proofing_sessions"]), secrets_exported=0)
 
 
 @pytest.mark.django_db
@@ -199,11 +203,13 @@ def test_erasure_asks_first_and_a_no_deletes_nothing(people, monkeypatch):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_erasure_deletes_all_of_it_keeps_the_account_and_signals_each_unlink(people, monkeypatch):
+def test_erasure_deletes_all_of_it_keeps_the_account_and_signals_each_unlink(people, monkeypatch,
+                                                                            record_figure):
     unlinked = []
     signals.identity_unlinked.connect(lambda sender, **kw: unlinked.append(kw["identity"].provider),
                                       weak=False, dispatch_uid="test-privacy-unlinked")
     bystander_before = people.values(people.bystander)
+    stored_before = counts(people.person)
     monkeypatch.setattr("builtins.input", lambda prompt: "yes")
     out = io.StringIO()
     try:
@@ -218,6 +224,9 @@ def test_erasure_deletes_all_of_it_keeps_the_account_and_signals_each_unlink(peo
     assert people.values(people.bystander) == bystander_before
     assert "3 identity(ies)" in out.getvalue() and "1 proof file(s)" in out.getvalue()
     assert "carol" not in out.getvalue()  # counts and the user id, no personal data
+    record_figure("privacy.erase_user", identities=stored_before[0], attributes=stored_before[1],
+                  proofing_sessions=stored_before[2], proof_files=1, left=sum(counts(people.person)),
+                  unlinked_signals=len(unlinked), bystander_rows_changed=0)
 
 
 @pytest.mark.django_db(transaction=True)

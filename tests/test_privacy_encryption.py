@@ -70,7 +70,7 @@ def raw_cells() -> list[tuple[str, str, str]]:
     return cells
 
 
-def test_no_personal_value_is_stored_in_clear(civic_sandbox, settings, tmp_path):
+def test_no_personal_value_is_stored_in_clear(civic_sandbox, settings, tmp_path, record_figure):
     people = populate(civic_sandbox, settings, tmp_path)
     values = personal_values()
     # The flows stored what this test is about: names, a document number and image, emails, a phone.
@@ -96,6 +96,8 @@ def test_no_personal_value_is_stored_in_clear(civic_sandbox, settings, tmp_path)
     stored = (people.proof_dir / people.proof_file).read_bytes()
     assert b"proof.json" in archive and b"proof.json" not in stored and not stored.startswith(b"PK")
     assert not any(value.encode() in stored for value in values)
+    record_figure("privacy.at_rest", tables=len({table for table, _c, _t in cells}), cells=len(cells),
+                  values=len(values), proof_archives=1, found_in_clear=len(found))
 
 
 def only_under(key: str, token: str) -> bool:
@@ -114,15 +116,18 @@ def raw_tokens() -> list[str]:
         return [row[0] for row in cursor.fetchall()]
 
 
-def test_a_key_rotation_across_live_logins(civic_sandbox, settings, tmp_path):
+def test_a_key_rotation_across_live_logins(civic_sandbox, settings, tmp_path, record_figure):
     def keys(*names: str) -> None:
         settings.CIVIC = {**settings.CIVIC, "ENCRYPTION_KEYS": list(names), "DIGEST_KEY": "digest-key"}
+
+    logins = []
 
     def log_in(persona: str) -> None:
         code = civic_sandbox.mint_code(persona, "PROOF_OF_IDENTITY" if persona == "carol" else "BASIC_SIGNUP")
         response = Client().post("/civic/sip/exchange/", {"token": code["authToken"]},
                                  content_type="application/json")
         assert response.status_code == 200, response.content
+        logins.append(persona)
 
     people = populate(civic_sandbox, settings, tmp_path, ENCRYPTION_KEYS=["key-A"], DIGEST_KEY="digest-key")
     session = ProofingSession.objects.get(user=people.person)
@@ -142,7 +147,9 @@ def test_a_key_rotation_across_live_logins(civic_sandbox, settings, tmp_path):
     out = io.StringIO()
     call_command("civic_reencrypt", stdout=out)
     assert "0 undecryptable" in out.getvalue()
-    assert all(only_under("key-B", token) and not only_under("key-A", token) for token in raw_tokens())
+    rotated = raw_tokens()
+    still_old = sum(only_under("key-A", token) for token in rotated)
+    assert still_old == 0 and all(only_under("key-B", token) for token in rotated)
 
     # Step 3: the old key goes. Everything still reads, logins work, search by email still finds people.
     keys("key-B")
@@ -159,6 +166,8 @@ def test_a_key_rotation_across_live_logins(civic_sandbox, settings, tmp_path):
         VerifiedAttribute.objects.first().value
     with pytest.raises(encryption.DecryptionError):
         read_proof(ProofingSession.objects.get(pk=session.pk))
+    record_figure("privacy.key_rotation", values=len(rotated), under_old_key_after=still_old,
+                  proof_archives=1, readable_without_old_key=True, logins_during_rotation=len(logins))
 
 
 def test_proof_archives_in_the_rotation_dry_run_and_failures(civic_sandbox, settings, tmp_path):

@@ -48,7 +48,8 @@ def purge_documents(*args: str) -> str:
 
 
 def test_document_images_go_after_the_retention_period_and_everything_else_stays(people, settings,
-                                                                                   civic_sandbox):
+                                                                                   civic_sandbox,
+                                                                                   record_figure):
     # Someone else signs up with a document too; their image will be younger than the retention period.
     settings.CIVIC = {**settings.CIVIC, "LINK_BY_EMAIL": False}
     code = civic_sandbox.mint_code("carol", "PROOF_OF_IDENTITY", userId="another-person-with-a-passport")
@@ -74,6 +75,8 @@ def test_document_images_go_after_the_retention_period_and_everything_else_stays
     assert IMAGE not in labels(young_owner)
     with pytest.raises(CommandError):
         purge_documents("--days", "-1")
+    record_figure("privacy.retention_images", retention_days=30, aged_31_deleted=1, aged_29_kept=1,
+                  other_attributes_kept=len(person_labels) - 1)
 
 
 def test_a_new_login_brings_the_image_back_and_restarts_its_clock(people, settings, civic_sandbox):
@@ -89,7 +92,7 @@ def test_a_new_login_brings_the_image_back_and_restarts_its_clock(people, settin
 
 
 def test_proofing_data_goes_after_its_retention_period_but_not_the_verified_identity(
-        people, settings, django_capture_on_commit_callbacks):
+        people, settings, django_capture_on_commit_callbacks, record_figure):
     proof = people.proof_dir / people.proof_file
     finished = ProofingSession.objects.get(user=people.person)
     settings.CIVIC = {**settings.CIVIC, "IDEMIA": {**settings.CIVIC["IDEMIA"], "RETENTION_DAYS": 30}}
@@ -112,3 +115,5 @@ def test_proofing_data_goes_after_its_retention_period_but_not_the_verified_iden
     # What was verified is the person's identity, not proofing data: it stays until unlinked or erased.
     assert CivicIdentity.objects.filter(user=people.person, provider="idemia").exists()
     assert "idemia.documentNumber" in labels(people.person)
+    record_figure("privacy.retention_proofing", retention_days=30, finished_29_kept=1, finished_31_deleted=1,
+                  proof_files_deleted=1, open_90_kept=1)
