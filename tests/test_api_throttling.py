@@ -41,11 +41,12 @@ def test_throttled_after_the_rate_with_retry_after(client, settings):
     assert body["retry_after"] == retry_after
 
 
-def test_throttling_is_on_by_default(client, settings):
+def test_throttling_is_on_by_default(client, settings, record_figure):
     civic(settings)
     statuses = [attempt(client).status_code for _ in range(31)]
     assert statuses[:30] == [400] * 30
     assert statuses[30] == 429
+    record_figure("throttle.default.sip_exchange", allowed=30, refused_after=1, rate="30/min")
 
 
 def test_rate_none_turns_it_off(client, settings):
@@ -53,10 +54,11 @@ def test_rate_none_turns_it_off(client, settings):
     assert {attempt(client).status_code for _ in range(40)} == {400}
 
 
-def test_spoofed_x_forwarded_for_is_ignored_without_trusted_proxies(client, settings):
+def test_spoofed_x_forwarded_for_is_ignored_without_trusted_proxies(client, settings, record_figure):
     civic(settings, TRUSTED_PROXY_COUNT=0, API={"THROTTLE_RATE": "3/min"})
     statuses = [attempt(client, HTTP_X_FORWARDED_FOR=f"203.0.113.{n}").status_code for n in range(6)]
     assert statuses == [400, 400, 400, 429, 429, 429]
+    record_figure("throttle.spoofed_ip.sip_exchange", spoofed_addresses=6, extra_attempts_gained=0)
 
 
 def test_one_trusted_proxy_keys_on_the_address_it_saw(client, settings):

@@ -1,0 +1,78 @@
+"""Throttling of the Civic Auth exchange endpoints (``civic/auth/nonce/``, ``civic/auth/token/``): on by
+default, keyed on a client IP that only our own proxies can set.
+
+tests/test_api_throttling.py holds the same rules for ``civic/sip/exchange/`` and the unit tests of
+``client_ip``. All three endpoints share one budget per client (DRF scope ``civic_exchange``), so guessing
+through one of them does not buy extra attempts at another.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.core.cache import caches
+from django.test import Client
+
+pytestmark = pytest.mark.django_db
+NONCE = "/civic/auth/nonce/"
+TOKEN = "/civic/auth/token/"
+DEFAULT_RATE = 30  # "30/min", the documented default of CIVIC["API"]["THROTTLE_RATE"]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    caches["default"].clear()
+    yield
+    caches["default"].clear()
+
+
+def civic(settings, **overrides):
+    settings.CIVIC = {**settings.CIVIC, **overrides}
+
+
+def attempt(client, path, **extra):
+    # A token login with a token that is not even a JWT: refused at once (400), but it counts.
+    body = {"id_token": "not-a-jwt", "nonce_id": "n"} if path == TOKEN else {}
+    return client.post(path, body, content_type="application/json", **extra)
+
+
+@pytest.mark.parametrize("path", [NONCE, TOKEN])
+def test_on_by_default(client, settings, path, record_figure):
+    civic(settings)  # no API settings at all: the defaults
+    statuses = [attempt(client, path).status_code for _ in range(DEFAULT_RATE + 5)]
+    assert 429 not in statuses[:DEFAULT_RATE]
+    assert statuses[DEFAULT_RATE:] == [429] * 5
+    response = attempt(client, path)
+    assert response.json()["error"] == "throttled" and int(response["Retry-After"]) >= 1
+    record_figure(f"throttle.default{path.replace('/civic/auth/', '.civic_auth_').rstrip('/')}",
+                  allowed=DEFAULT_RATE, refused_after=5, rate="30/min")
+
+
+def test_one_budget_for_all_exchange_endpoints(client, settings):
+    civic(settings, API={"THROTTLE_RATE": "4/min"})
+    assert attempt(client, NONCE).status_code == 200
+    assert attempt(client, TOKEN).status_code == 400
+    assert client.post("/civic/sip/exchange/", {}, content_type="application/json").status_code == 400
+    assert attempt(client, NONCE).status_code == 200
+    assert [attempt(client, path).status_code for path in (NONCE, TOKEN)] == [429, 429]
+    assert client.post("/civic/sip/exchange/", {}, content_type="application/json").status_code == 429
+
+
+@pytest.mark.parametrize("path", [NONCE, TOKEN])
+def test_spoofed_forwarded_for_buys_nothing(client, settings, path, record_figure):
+    civic(settings, TRUSTED_PROXY_COUNT=0, API={"THROTTLE_RATE": "3/min"})
+    spoofed = [attempt(client, path, HTTP_X_FORWARDED_FOR=f"203.0.113.{n}").status_code for n in range(20)]
+    assert spoofed.count(429) == 17
+    # One trusted proxy: only its own entry (the right-most) names the client; the rest is the client's word.
+    caches["default"].clear()
+    civic(settings, TRUSTED_PROXY_COUNT=1, API={"THROTTLE_RATE": "3/min"})
+    behind_proxy = [attempt(client, path, HTTP_X_FORWARDED_FOR=f"10.6.6.{n}, 198.51.100.7").status_code
+                    for n in range(20)]
+    assert behind_proxy.count(429) == 17
+    assert attempt(client, path, HTTP_X_FORWARDED_FOR="198.51.100.8").status_code != 429  # another client
+    # Two trusted proxies, but a request that bypassed one of them: the peer address is what counts.
+    caches["default"].clear()
+    civic(settings, TRUSTED_PROXY_COUNT=2, API={"THROTTLE_RATE": "3/min"})
+    bypassed = [attempt(client, path, HTTP_X_FORWARDED_FOR=f"198.51.100.{n}").status_code for n in range(20)]
+    assert bypassed.count(429) == 17
+    record_figure(f"throttle.spoofed_ip{path.replace('/civic/auth/', '.civic_auth_').rstrip('/')}",
+                  spoofed_addresses=60, extra_attempts_gained=0)
