@@ -63,12 +63,19 @@ def _state_store(request: HttpRequest) -> StateStore:
 
 def _error_page(request: HttpRequest, code: str, *, status: int, next_url: str | None = None,
                 detail: Any = None) -> HttpResponse:
-    return render(request, "django_civic/civic_auth/error.html", {
+    response = render(request, "django_civic/civic_auth/error.html", {
         "error_code": code,
         "message": detail or _MESSAGES.get(code, _DEFAULT_MESSAGE),
         "next": next_url or "",
         "cancelled": code == "access_denied",
     }, status=status)
+    if status >= 400:
+        # Django's own log line for an error answer carries the request, and the callback's query string
+        # holds the authorization code and state (error report e-mails, Sentry): log it without them.
+        logger.log(logging.ERROR if status >= 500 else logging.WARNING, "Civic Auth sign-in failed: %s (%s)",
+                   status, code)
+        response._has_been_logged = True  # type: ignore[attr-defined]
+    return response
 
 
 @never_cache
