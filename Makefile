@@ -46,3 +46,15 @@ tox: $(STAMP)
 
 clean:
 	rm -rf $(VENV) example_project/db.sqlite3 .tox build *.egg-info
+
+# The published security figures (docs/security-figures.md): every test that records one (record_figure),
+# on SQLite, then their PostgreSQL + Redis part (both running on 127.0.0.1; own database and Redis db 13),
+# rendered into the table between the file's markers.
+FIGURE_TESTS = $(shell grep -l record_figure tests/test_*.py)
+.PHONY: security-figures
+security-figures: $(STAMP)
+	mkdir -p build && rm -f build/figures.jsonl
+	CIVIC_FIGURES_FILE=build/figures.jsonl $(PY) -m pytest -q $(FIGURE_TESTS)
+	CIVIC_FIGURES_FILE=build/figures.jsonl CIVIC_TEST_DB=postgres CIVIC_TEST_DB_NAME=civic_figures \
+		CIVIC_TEST_CACHE=redis CIVIC_TEST_REDIS_URL=redis://127.0.0.1:6379/13 $(PY) -m pytest -q -m postgres $(FIGURE_TESTS)
+	$(PY) tests/render_figures.py build/figures.jsonl --into docs/security-figures.md
