@@ -221,7 +221,9 @@ HOSTILE_META = st.fixed_dictionaries({}, optional={
     "HTTP_ACCEPT": st.sampled_from(["text/html", "application/xml", "*/*", "", "application/json;q=0"]),
     "HTTP_ORIGIN": st.sampled_from(["https://evil.example", "null", ""]),
     "HTTP_REFERER": st.sampled_from(["https://evil.example/", "not a url", ""]),
-    "CONTENT_LENGTH": st.sampled_from(["-1", "abc", "0", "99999999999", "1e3", ""]),
+    # Lengths that lie low or make no sense. (A length above the real body cannot be sent through Django's
+    # test client, which refuses to read past the body; the views cap what they read whatever it says.)
+    "CONTENT_LENGTH": st.sampled_from(["-1", "abc", "0", "1e3", ""]),
 })
 
 

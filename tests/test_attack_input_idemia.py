@@ -25,7 +25,7 @@ from hypothesis import given, settings as hsettings, strategies as st
 from django_civic import proofing_fetch
 from django_civic.models import CivicIdentity, ProofingSession, VerifiedAttribute
 
-from .hostile import CONTENT_TYPES, EXAMPLES, assert_json_error, db_rows, raw_bodies
+from .hostile import CONTENT_TYPES, EXAMPLES, HOSTILE_META, assert_json_error, db_rows, latin1, raw_bodies
 
 pytestmark = pytest.mark.django_db
 # docs/proofing.md, "Answers": every refusal the callback documents.
@@ -52,10 +52,10 @@ def pending(settings, civic_sandbox, monkeypatch):
     return civic_sandbox, session, urlsplit(state["callback_url"]).path, state["callback"]["body"]
 
 
-def post(path: str, body: bytes, *, method: str = "POST", content_type: str = "application/json"):
+def post(path: str, body: bytes, *, method: str = "POST", content_type: str = "application/json", **meta):
     # on_commit callbacks run, so a callback that were wrongly accepted would go on to fetch and record.
     with TestCase.captureOnCommitCallbacks(execute=True):
-        return Client(enforce_csrf_checks=True).generic(method, path, body, content_type=content_type)
+        return Client(enforce_csrf_checks=True).generic(method, path, body, content_type=content_type, **meta)
 
 
 def snapshot_rows() -> tuple:
@@ -150,12 +150,13 @@ def test_hostile_callbacks_are_refused_and_change_nothing(pending, record_figure
 
     @hsettings(max_examples=90, **EXAMPLES)
     @given(attack=hostile_callbacks(genuine), guess=st.sampled_from([False] * 3 + [True]),
-           method=st.sampled_from(["POST"] * 8 + ["GET", "PUT", "DELETE"]), content_type=CONTENT_TYPES)
-    def attack_once(attack, guess, method, content_type):
+           method=st.sampled_from(["POST"] * 8 + ["GET", "PUT", "DELETE"]), content_type=CONTENT_TYPES,
+           meta=HOSTILE_META)
+    def attack_once(attack, guess, method, content_type, meta):
         kind, body = attack
         guessed = reverse("django_civic:proofing-callback", args=[uuid.uuid4().hex + "A" * 11])
         target = guessed if guess or kind == "guessed_secret" else path
-        response = post(target, body, method=method, content_type=content_type)
+        response = post(target, body, method=method, content_type=content_type, **latin1(meta))
         tried[assert_json_error(response, codes=REFUSALS)["error"]] += 1
         assert db_rows() == rows_before
         assert snapshot_rows() == before[:3]
