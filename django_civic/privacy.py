@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import base64
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -175,9 +175,6 @@ class ErasureReport:
     proof_files: int = 0
     proof_files_left: int = 0
     user_deleted: bool = False
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def erasure_plan(user: Any) -> ErasureReport:
