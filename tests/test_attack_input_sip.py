@@ -120,6 +120,7 @@ def test_forged_auth_codes_are_refused_before_any_call_to_civic(sandbox, setting
         attack()
         assert attacker.requests == []
     assert tripwire_left(sandbox) == TRIPWIRE
+    settings.CIVIC = base
     record_figure("hostile_input.sip_exchange.forged_codes", cases=sum(tried.values()), kinds=dict(tried),
                   accepted=0, rows_written=0, civic_calls=0)
     proves_genuine_login_still_works(sandbox, client)
