@@ -18,6 +18,7 @@ ends, whatever happened inside it. The children are this module run as a script:
 
 from __future__ import annotations
 
+import atexit
 import http.client
 import json
 import os
@@ -25,6 +26,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -102,6 +104,7 @@ class AppServers:
     # -- lifecycle ---------------------------------------------------------------------------------------
 
     def __enter__(self) -> AppServers:
+        atexit.register(self.stop)  # should the test run itself be stopped before the with block ends
         try:
             self._prepare()
             for _ in range(self.count):
@@ -119,6 +122,7 @@ class AppServers:
     def stop(self) -> None:
         for process in self._processes:
             _stop(process)
+        atexit.unregister(self.stop)
 
     def _prepare(self) -> None:
         with _pg("postgres", autocommit=True) as admin:
@@ -272,12 +276,25 @@ def _serve() -> int:
     return 0
 
 
+def _exit_with_parent() -> None:
+    """A child outlives a killed test run otherwise (it has a session of its own): leave with the parent."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def main(argv: Sequence[str]) -> int:
     commands = {"migrate": _migrate, "serve": _serve}
     if len(argv) != 1 or argv[0] not in commands:
         print("usage: python -m tests.multiprocess migrate|serve", file=sys.stderr)
         return 2
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    _exit_with_parent()
     return commands[argv[0]]()
 
 
