@@ -12,9 +12,11 @@ import json
 
 import pytest
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from django_civic.sip import CIVIC_PUBLIC_KEY
 from django_civic.sip.crypto import (
+    KeyFormatError,
     aes_decrypt,
     aes_encrypt,
     b64url_decode,
@@ -176,3 +178,29 @@ def test_partner_token_has_the_node_sdk_header_claim_order_and_times():
 ])
 def test_timestamps_print_like_javascript(value, printed):
     assert json.dumps(js_timestamp(value)) == printed
+
+
+def _pem(key, *, encrypted: bool = False) -> str:
+    algorithm = (serialization.BestAvailableEncryption(b"pw") if encrypted else serialization.NoEncryption())
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, algorithm).decode()
+
+
+@pytest.mark.parametrize("make", [
+    lambda: "not a key",
+    lambda: "ab" * 31,  # 62 hex digits
+    lambda: "zz" * 32,
+    lambda: "-----BEGIN PRIVATE KEY-----\ngarbage\n-----END PRIVATE KEY-----",
+    lambda: _pem(rsa.generate_private_key(public_exponent=65537, key_size=2048)),
+    lambda: _pem(ec.generate_private_key(ec.SECP256K1())),
+    lambda: _pem(load_private_key(KEYS_PRIVATE_HEX), encrypted=True),
+], ids=["text", "short-hex", "not-hex", "bad-pem", "rsa", "secp256k1", "encrypted-pem"])
+def test_unusable_private_keys_are_refused_with_a_key_error(make):
+    with pytest.raises(KeyFormatError):
+        load_private_key(make())
+
+
+@pytest.mark.parametrize("value", ["04" + "00" * 64, "not hex", KEYS_PRIVATE_HEX,
+                                   "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----"])
+def test_unusable_public_keys_are_refused_with_a_key_error(value):
+    with pytest.raises(KeyFormatError):
+        load_public_key(value)

@@ -15,7 +15,7 @@ import os
 import re
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, padding, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import (
@@ -51,54 +51,43 @@ def b64url_decode(text: str) -> bytes:
 # --- keys -----------------------------------------------------------------------------------------
 
 
-def load_private_key(value: str | bytes | ec.EllipticCurvePrivateKey) -> ec.EllipticCurvePrivateKey:
-    """Accept Civic's 64-hex private scalar, a PEM private key, or a key object (P-256 only)."""
-    if isinstance(value, ec.EllipticCurvePrivateKey):
+def _load_key(value: Any, key_type: type, from_pem: Any, from_hex: Any, formats: str) -> Any:
+    """A P-256 key of ``key_type``: a key object, a PEM text, or Civic's hex format (``from_hex``)."""
+    if isinstance(value, key_type):
         key = value
     else:
-        text = value.decode("ascii", "replace") if isinstance(value, bytes) else str(value)
-        text = text.strip()
+        text = (value.decode("ascii", "replace") if isinstance(value, bytes) else str(value)).strip()
         try:
-            if text.startswith("-----BEGIN"):
-                loaded = serialization.load_pem_private_key(text.encode(), password=None)
-                if not isinstance(loaded, ec.EllipticCurvePrivateKey):
-                    raise KeyFormatError("the PEM key is not an elliptic-curve key")
-                key = loaded
-            else:
-                if len(text) != 64:
-                    raise KeyFormatError("a hex private key has 64 hex digits")
-                key = ec.derive_private_key(int(text, 16), _CURVE)
+            key = from_pem(text.encode()) if text.startswith("-----BEGIN") else from_hex(text)
         except KeyFormatError:
             raise
-        except ValueError as exc:
-            raise KeyFormatError("the private key is neither 64 hex digits nor PEM") from exc
+        except (ValueError, TypeError, UnsupportedAlgorithm) as exc:  # TypeError: an encrypted PEM
+            raise KeyFormatError(f"the key is neither {formats} nor PEM") from exc
+        if not isinstance(key, key_type):
+            raise KeyFormatError("the PEM key is not an elliptic-curve key")
     if not isinstance(key.curve, ec.SECP256R1):
         raise KeyFormatError("Civic SIP keys are on P-256 (secp256r1)")
     return key
+
+
+def _private_scalar(text: str) -> ec.EllipticCurvePrivateKey:
+    if len(text) != 64:
+        raise KeyFormatError("a hex private key has 64 hex digits")
+    return ec.derive_private_key(int(text, 16), _CURVE)
+
+
+def load_private_key(value: str | bytes | ec.EllipticCurvePrivateKey) -> ec.EllipticCurvePrivateKey:
+    """Accept Civic's 64-hex private scalar, a PEM private key, or a key object (P-256 only)."""
+    return _load_key(value, ec.EllipticCurvePrivateKey,
+                     lambda pem: serialization.load_pem_private_key(pem, password=None), _private_scalar,
+                     "64 hex digits")
 
 
 def load_public_key(value: str | bytes | ec.EllipticCurvePublicKey) -> ec.EllipticCurvePublicKey:
     """Accept an uncompressed SEC1 point in hex (``04``||X||Y, 130 digits), PEM, or a key object."""
-    if isinstance(value, ec.EllipticCurvePublicKey):
-        key = value
-    else:
-        text = value.decode("ascii", "replace") if isinstance(value, bytes) else str(value)
-        text = text.strip()
-        try:
-            if text.startswith("-----BEGIN"):
-                loaded = serialization.load_pem_public_key(text.encode())
-                if not isinstance(loaded, ec.EllipticCurvePublicKey):
-                    raise KeyFormatError("the PEM key is not an elliptic-curve key")
-                key = loaded
-            else:
-                key = ec.EllipticCurvePublicKey.from_encoded_point(_CURVE, bytes.fromhex(text))
-        except KeyFormatError:
-            raise
-        except ValueError as exc:
-            raise KeyFormatError("the public key is neither an uncompressed hex point nor PEM") from exc
-    if not isinstance(key.curve, ec.SECP256R1):
-        raise KeyFormatError("Civic SIP keys are on P-256 (secp256r1)")
-    return key
+    return _load_key(value, ec.EllipticCurvePublicKey, serialization.load_pem_public_key,
+                     lambda text: ec.EllipticCurvePublicKey.from_encoded_point(_CURVE, bytes.fromhex(text)),
+                     "an uncompressed hex point")
 
 
 def private_key_hex(key: ec.EllipticCurvePrivateKey) -> str:

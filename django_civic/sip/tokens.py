@@ -42,19 +42,26 @@ class TokenError(ValueError):
     """A token failed a check. The message names the check, never the token."""
 
 
-def partner_token(app_id: str, key: ec.EllipticCurvePrivateKey, audience: str, *, now: float | None = None) -> str:
-    """The partner JWT exactly as Civic's Node SDK signs it: claim order, fractional times, 3 minutes."""
+def _signed_claims(key: ec.EllipticCurvePrivateKey, *, issuer: str, subject: str, audience: str,
+                   lifetime: float, data: Any, now: float | None) -> str:
+    """Every SIP token has the Node SDK's claims in its order: jti, iat, exp, iss, aud, sub, data."""
     iat = js_timestamp(time.time() if now is None else now)
     payload = {
         "jti": str(uuid.uuid4()),
         "iat": iat,
-        "exp": js_timestamp(iat + PARTNER_TOKEN_LIFETIME),
-        "iss": app_id,
+        "exp": js_timestamp(iat + lifetime),
+        "iss": issuer,
         "aud": audience,
-        "sub": app_id,
-        "data": {"method": "POST", "path": EXCHANGE_PATH},
+        "sub": subject,
+        "data": data,
     }
     return encode_es256_jwt(payload, key)
+
+
+def partner_token(app_id: str, key: ec.EllipticCurvePrivateKey, audience: str, *, now: float | None = None) -> str:
+    """The partner JWT exactly as Civic's Node SDK signs it: claim order, fractional times, 3 minutes."""
+    return _signed_claims(key, issuer=app_id, subject=app_id, audience=audience, lifetime=PARTNER_TOKEN_LIFETIME,
+                          data={"method": "POST", "path": EXCHANGE_PATH}, now=now)
 
 
 def authorization_header(
@@ -186,33 +193,15 @@ def auth_code_id(claims: dict[str, Any]) -> str:
 def data_token(app_id: str, key: ec.EllipticCurvePrivateKey, data: str, audience: str,
                *, now: float | None = None) -> str:
     """Civic's response token (A4), used by the sandbox."""
-    iat = js_timestamp(time.time() if now is None else now)
-    payload = {
-        "jti": str(uuid.uuid4()),
-        "iat": iat,
-        "exp": js_timestamp(iat + DATA_TOKEN_LIFETIME),
-        "iss": CIVIC_ISSUER,
-        "aud": audience,
-        "sub": app_id,
-        "data": data,
-    }
-    return encode_es256_jwt(payload, key)
+    return _signed_claims(key, issuer=CIVIC_ISSUER, subject=app_id, audience=audience,
+                          lifetime=DATA_TOKEN_LIFETIME, data=data, now=now)
 
 
 def auth_code(app_id: str, key: ec.EllipticCurvePrivateKey, audience: str, *, code_token: str | None = None,
               now: float | None = None, lifetime: float = AUTH_CODE_LIFETIME) -> str:
     """The browser auth code (A5), used by the sandbox."""
-    iat = js_timestamp(time.time() if now is None else now)
-    payload = {
-        "jti": str(uuid.uuid4()),
-        "iat": iat,
-        "exp": js_timestamp(iat + lifetime),
-        "iss": CIVIC_ISSUER,
-        "aud": audience,
-        "sub": app_id,
-        "data": {"codeToken": code_token or str(uuid.uuid4())},
-    }
-    return encode_es256_jwt(payload, key)
+    return _signed_claims(key, issuer=CIVIC_ISSUER, subject=app_id, audience=audience, lifetime=lifetime,
+                          data={"codeToken": code_token or str(uuid.uuid4())}, now=now)
 
 
 __all__ = [
