@@ -6,7 +6,7 @@ uses Redis at 127.0.0.1:6379 as the cache (what replay protection relies on acro
 
 import os
 
-SECRET_KEY = "django-civic-tests-not-secret"
+SECRET_KEY = "django-civic-tests-not-secret-but-long-enough-for-hs256"
 DEBUG = False
 ALLOWED_HOSTS = ["*"]
 USE_TZ = True
