@@ -40,9 +40,12 @@ bench: $(STAMP)
 	$(PIP) install -e ".[bench]"
 	$(PY) -m bench
 
+# tox finds python3.10 ... python3.13 on PATH: add pyenv's interpreters when pyenv is there.
+PYENV_PATH = $(shell command -v pyenv >/dev/null 2>&1 && for v in $$(pyenv versions --bare | grep -E '^3\.1[0-9]'); do printf '%s:' "$$(pyenv root)/versions/$$v/bin"; done)
+
 tox: $(STAMP)
 	$(PIP) install tox
-	$(VENV)/bin/tox
+	PATH="$(PYENV_PATH)$$PATH" $(VENV)/bin/tox $(TOXARGS)
 
 clean:
 	rm -rf $(VENV) example_project/db.sqlite3 .tox build *.egg-info
