@@ -54,6 +54,10 @@ DEFAULTS: dict[str, Any] = {
         "JWKS_CACHE_SECONDS": 3600,
         "JWKS_REFETCH_COOLDOWN": 30,
         "ACCESS_TOKEN_AUDIENCE": None,
+        # Bearer API requests: seconds this process remembers which user a verified (iss, sub) maps to,
+        # so requests skip the database lookup. A user deactivated or unlinked in *another* process keeps
+        # bearer access here for at most this long (in this process: at once). 0 disables the cache.
+        "BEARER_USER_CACHE_SECONDS": 30,
         "HUB_URL": "https://app.civic.com/hub/mcp",
         # Discovery document lifetime in the shared cache (bounded by the provider's Cache-Control).
         "DISCOVERY_CACHE_SECONDS": 3600,

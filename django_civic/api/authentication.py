@@ -4,7 +4,9 @@ For APIs called by SPAs and mobile apps whose users signed in with Civic Auth: t
 access token it holds, and the token is verified *locally* against the provider's JWKS from the shared
 cache (signature with an asymmetric algorithm allow-list, exact issuer, expiry, audience), so once the
 keys are cached a request costs no network call. Its ``sub`` is mapped to the user through the
-``CivicIdentity`` (issuer, sub); no identity, or an inactive user, is a 401.
+``CivicIdentity`` (issuer, sub); no identity, or an inactive user, is a 401. That mapping is remembered
+per process for ``CIVIC["AUTH"]["BEARER_USER_CACHE_SECONDS"]`` (``bearer_cache``), so a request with the
+keys cached makes no query either.
 
 It must be an access token issued to this application: ``aud`` contains
 ``CIVIC["AUTH"]["ACCESS_TOKEN_AUDIENCE"]`` when set, otherwise its ``client_id`` (or ``aud``) is our
@@ -34,6 +36,7 @@ from ..clients.oidc import get_oidc_client
 from ..conf import civic_settings
 from ..models import CivicIdentity
 from ..oidc import InvalidToken, OIDCError, ProviderUnavailable
+from .bearer_cache import bearer_users
 
 logger = logging.getLogger("django_civic.api.authentication")
 
@@ -79,6 +82,27 @@ def _unverified_issuer(token: str) -> Any:
     return data.get("iss") if isinstance(data, dict) else None
 
 
+def _user_for(issuer: str, subject: str) -> Any | None:
+    """The user linked to the verified ``(iss, sub)``: from this process's short-lived cache
+    (``CIVIC["AUTH"]["BEARER_USER_CACHE_SECONDS"]``, see ``bearer_cache``), else from the database.
+    None when no identity matches exactly; an inactive user is returned (and never cached)."""
+    ttl = float(civic_settings.AUTH["BEARER_USER_CACHE_SECONDS"] or 0)
+    if ttl > 0:
+        user = bearer_users.get(issuer, subject)
+        if user is not None:
+            return user
+    generation = bearer_users.generation()  # before the query: an invalidation meanwhile wins
+    identity = (CivicIdentity.objects.select_related("user")
+                .filter(provider=issuer, subject=subject).first())
+    # Compared again in Python: a case-insensitive database collation must not match ABC to abc.
+    if identity is None or identity.provider != issuer or identity.subject != subject:
+        return None
+    user = identity.user
+    if ttl > 0 and getattr(user, "is_active", False):
+        bearer_users.put(issuer, subject, user, ttl, generation)
+    return user
+
+
 class CivicAccessTokenAuthentication(BaseAuthentication):
     keyword = "Bearer"
     www_authenticate_realm = "api"
@@ -117,13 +141,7 @@ class CivicAccessTokenAuthentication(BaseAuthentication):
             logger.warning("Civic access token could not be checked: %s", exc.code)
             raise CivicAuthUnavailable() from None
 
-        identity = (CivicIdentity.objects.select_related("user")
-                    .filter(provider=claims["iss"], subject=claims["sub"]).first())
-        # Compared again in Python: a case-insensitive database collation must not match ABC to abc.
-        if identity is None or identity.provider != claims["iss"] or identity.subject != claims["sub"]:
-            raise exceptions.AuthenticationFailed(_("No account is linked to this Civic identity."),
-                                                  code="no_active_account")
-        user = identity.user
+        user = _user_for(claims["iss"], claims["sub"])
         if not getattr(user, "is_active", False):
             raise exceptions.AuthenticationFailed(_("No account is linked to this Civic identity."),
                                                   code="no_active_account")

@@ -87,7 +87,19 @@ def oidc_config(request: HttpRequest | None = None) -> dict[str, Any]:
 
 def get_oidc_client(request: HttpRequest | None = None) -> OIDCClient:
     """Raises :class:`~django_civic.oidc.OIDCConfigurationError` when the settings are unusable."""
-    return _client(tuple(sorted(oidc_config(request).items())))
+    # The configuration depends on the settings and, in sandbox mode, on where the sandbox is: built
+    # once per (settings, sandbox URL) instead of on every bearer-authenticated request.
+    where = sandbox_url(request) if civic_settings.SANDBOX else None
+    config = _configs.get(where)
+    if config is None:
+        config = tuple(sorted(oidc_config(request).items()))
+        if len(_configs) >= 16:  # sandbox URLs derived from many Host headers: start over
+            _configs.clear()
+        _configs[where] = config
+    return _client(config)
+
+
+_configs: dict[str | None, tuple] = {}
 
 
 _clients: dict[tuple, OIDCClient] = {}
@@ -122,6 +134,7 @@ def clear_clients(**kwargs: Any) -> None:
     if kwargs.get("setting") in (None, "CIVIC", "CACHES"):
         with _clients_lock:
             _close_all()
+        _configs.clear()
         _exchanger.cache_clear()
 
 
