@@ -79,7 +79,12 @@ def site(live_server: Any, settings: Any) -> Iterator[str]:
     from django_civic.sandbox.control import reset_all
 
     caches["default"].clear()
-    settings.CIVIC = {"SANDBOX": True, "SANDBOX_ALLOW_WITHOUT_DEBUG": True, "API": {"THROTTLE_RATE": None}}
+    # The live server's threads share one in-memory SQLite database, where a write that meets another
+    # thread's lock fails at once ("table is locked") instead of waiting as on a real database. So the fetch
+    # after an IDEMIA callback runs inside the callback request here, not in a thread of its own (the
+    # thread runner is tested on PostgreSQL in test_proofing_live.py).
+    settings.CIVIC = {"SANDBOX": True, "SANDBOX_ALLOW_WITHOUT_DEBUG": True, "API": {"THROTTLE_RATE": None},
+                      "IDEMIA": {"TASK_RUNNER": "django_civic.proofing_flow.run_now"}}
     reset_all()
     try:
         yield live_server.url
