@@ -9,21 +9,18 @@ in that order, as IDEMIA does. The control API finishes a session the same way (
 from __future__ import annotations
 
 import threading
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.template import Context, Engine
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from ..http import base_url
+from ..pages import render_page
 from . import callbacks
 from .personas import DEFAULT_PERSONA, PERSONAS
 from .state import ABNORMAL, OUTCOMES, VERIFIED, IpaSession, store
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 DEFAULT_LOA = {VERIFIED: "LOA3"}
 _OUTCOME_LABELS = {
     "VERIFIED": "The checks pass (VERIFIED)",
@@ -39,17 +36,8 @@ class JourneyError(Exception):
         self.status = status
 
 
-@lru_cache(maxsize=1)
-def _engine() -> Engine:
-    # A stand-alone engine: the sandbox must render the same whatever the host project's TEMPLATES say.
-    return Engine(dirs=[str(TEMPLATES)], autoescape=True)
-
-
 def _render(name: str, context: dict[str, Any], status: int = 200) -> HttpResponse:
-    html = _engine().get_template(f"civic_sandbox/idemia/{name}").render(Context(context))
-    response = HttpResponse(html, status=status, content_type="text/html; charset=utf-8")
-    response["Cache-Control"] = "no-store"
-    return response
+    return render_page(f"idemia/{name}", context, status)
 
 
 def open_session(session_id: str | None) -> IpaSession:

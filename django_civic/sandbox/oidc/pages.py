@@ -1,29 +1,15 @@
-"""HTML pages of the sandbox provider, rendered by a template engine of its own.
-
-The sandbox must look the same in any host project (or in none, when it runs standalone), so it does
-not depend on the project's TEMPLATES setting.
-"""
+"""HTML pages of the sandbox provider (persona chooser, messages)."""
 
 from __future__ import annotations
 
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from django.http import HttpResponse
-from django.template import Context, Engine
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
-
-
-@lru_cache(maxsize=1)
-def _engine() -> Engine:
-    return Engine(dirs=[str(TEMPLATES)], autoescape=True)
+from ..pages import render_page
 
 
 def render(name: str, context: dict[str, Any], status: int = 200) -> HttpResponse:
-    html = _engine().get_template(f"civic_sandbox/oidc/{name}").render(Context(context))
-    response = HttpResponse(html, status=status, content_type="text/html; charset=utf-8")
-    response["Cache-Control"] = "no-store"
+    response = render_page(f"oidc/{name}", context, status)
     response["X-Frame-Options"] = "DENY"
     return response

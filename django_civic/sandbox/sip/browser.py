@@ -4,7 +4,7 @@
 frames ``{base}sip/wallet/``, where a person picks a persona and approves or denies; the wallet asks
 this module to mint the auth code and posts it to the page the way Civic's iframe did.
 
-The assets are plain files under ``templates/django_civic_sandbox/sip/`` read without a template engine,
+The assets are plain files under ``templates/civic_sandbox/sip/`` read without a template engine,
 so they work in the stand-alone sandbox (no TEMPLATES setting) and in any project. Scripts and styles
 are external files, so a site's Content-Security-Policy needs only to allow the sandbox's origin.
 """
@@ -26,7 +26,7 @@ from . import personas
 from .control import mint
 from .state import state
 
-ASSETS = Path(__file__).resolve().parent.parent / "templates" / "django_civic_sandbox" / "sip"
+ASSETS = Path(__file__).resolve().parent.parent / "templates" / "civic_sandbox" / "sip"
 BASE_PLACEHOLDER = "__CIVIC_SANDBOX_BASE_URL__"
 
 
