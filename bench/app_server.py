@@ -1,7 +1,7 @@
 """``python -m bench.app_server``: the benchmark site served on 127.0.0.1 (row 3 starts two).
 
-Django's threaded WSGI server (the one the sandbox runs on, so both sides of row 3 pay the same HTTP
-server costs), with responses sent in one segment. Settings come from the environment set by the row
+Django's threaded WSGI server with the sandbox's own request handler, so both sides of row 3 pay the
+same HTTP server costs (responses sent in one segment). Settings come from the environment set by the row
 (``CIVIC_BENCH_*``: PostgreSQL schema, Redis cache, sandbox URL); the row has migrated the database
 already. Prints ``{"url": ...}`` on its first line, then serves until stopped.
 """
@@ -18,22 +18,12 @@ def main() -> int:
     import django
 
     django.setup()
-    from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
+    from django.core.servers.basehttp import ThreadedWSGIServer
     from django.core.wsgi import get_wsgi_application
 
-    class Handler(WSGIRequestHandler):
-        disable_nagle_algorithm = True
-        wbufsize = 64 * 1024
+    from django_civic.sandbox.server import QuietRequestHandler
 
-        def handle_one_request(self) -> None:
-            super().handle_one_request()
-            if not self.wfile.closed:
-                self.wfile.flush()
-
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the stdlib's name
-            pass
-
-    server = ThreadedWSGIServer(("127.0.0.1", 0), Handler, allow_reuse_address=True)
+    server = ThreadedWSGIServer(("127.0.0.1", 0), QuietRequestHandler, allow_reuse_address=True)
     server.daemon_threads = True
     server.set_app(get_wsgi_application())
     host, port = server.server_address[:2]

@@ -28,7 +28,9 @@ class SandboxHandler(WSGIHandler):
         return self._get_response(request)
 
 
-class _Handler(WSGIRequestHandler):
+class RequestHandler(WSGIRequestHandler):
+    """Django's dev-server request handler, tuned for keep-alive clients (also serves bench/'s app servers)."""
+
     # wsgiref writes the headers and the body in separate sends; on a kept-alive connection Nagle's
     # algorithm then holds the body until the client's delayed ACK, about 40 ms per response.
     disable_nagle_algorithm = True
@@ -45,7 +47,7 @@ class _Handler(WSGIRequestHandler):
             self.wfile.flush()
 
 
-class _QuietHandler(_Handler):
+class QuietRequestHandler(RequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
         pass
 
@@ -54,7 +56,7 @@ class SandboxServer:
     """A sandbox listening on ``host:port`` (port 0 picks a free one) in a daemon thread."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, quiet: bool = True) -> None:
-        handler = _QuietHandler if quiet else _Handler
+        handler = QuietRequestHandler if quiet else RequestHandler
         self.httpd = ThreadedWSGIServer((host, port), handler, allow_reuse_address=True)
         self.httpd.daemon_threads = True
         self.httpd.set_app(SandboxHandler())
