@@ -72,19 +72,12 @@ def civic_button(context: template.Context, scope: str = "BASIC_SIGNUP", next: s
         )
     if size not in SIZES:
         raise template.TemplateSyntaxError(f"civic_button: size must be one of {', '.join(SIZES)}.")
-    request = context.get("request")
-    if request is None:
-        raise ImproperlyConfigured(
-            "civic_button needs the request in the template context: add "
-            "'django.template.context_processors.request' to your TEMPLATES context processors."
-        )
-    if next is None:
-        next = request.GET.get("next")  # noqa: A001
+    request, safe_next = _request_and_next(context, next, "civic_button")
     number = next_number()
     return {
         "app_id": sip_app_id(request),
         "scope": scope,
-        "next": safe_next_url(request, next) or "",
+        "next": safe_next,
         "label": label or BUTTON_LABELS.get(scope, DEFAULT_LABEL),
         "size": size,
         "button_id": id or f"civic-button-{number}",
@@ -93,6 +86,19 @@ def civic_button(context: template.Context, scope: str = "BASIC_SIGNUP", next: s
         "csrf_token": get_token(request),
         "csrf_cookie_name": "" if settings.CSRF_USE_SESSIONS else settings.CSRF_COOKIE_NAME,
     }
+
+
+def _request_and_next(context: template.Context, next: str | None, tag: str) -> tuple[Any, str]:  # noqa: A002
+    """The request (which the tags need) and a safe ``next``: the tag's, else the page's ``?next=``, or ""."""
+    request = context.get("request")
+    if request is None:
+        raise ImproperlyConfigured(
+            f"{tag} needs the request in the template context: add "
+            "'django.template.context_processors.request' to your TEMPLATES context processors."
+        )
+    if next is None:
+        next = request.GET.get("next")  # noqa: A001
+    return request, safe_next_url(request, next) or ""
 
 
 def next_number() -> int:
@@ -113,13 +119,6 @@ def civic_auth_button(context: template.Context, next: str | None = None, label:
     ``id`` sets the button's HTML id; ``login_hint`` is passed to Civic (in the sandbox, a persona name
     signs in at once). Renders ``django_civic/civic_auth/button.html``.
     """
-    request = context.get("request")
-    if request is None:
-        raise ImproperlyConfigured(
-            "civic_auth_button needs the request in the template context: add "
-            "'django.template.context_processors.request' to your TEMPLATES context processors."
-        )
-    if next is None:
-        next = request.GET.get("next")  # noqa: A001
-    return {"action": reverse("django_civic:civic_auth_login"), "next": safe_next_url(request, next) or "",
+    _request, safe_next = _request_and_next(context, next, "civic_auth_button")
+    return {"action": reverse("django_civic:civic_auth_login"), "next": safe_next,
             "label": label, "button_id": id, "login_hint": login_hint}
