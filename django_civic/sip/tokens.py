@@ -7,24 +7,15 @@
 
 from __future__ import annotations
 
-import binascii
-import json
 import math
-import re
 import time
 import uuid
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from .crypto import (
-    b64_decode_span,
-    civic_ext,
-    compact_json,
-    encode_es256_jwt,
-    es256_verify_text,
-    js_timestamp,
-)
+from .. import jws
+from .crypto import civic_ext, compact_json, encode_es256_jwt, js_timestamp
 
 CIVIC_ISSUER = "civic-sip-hosted-service"
 EXCHANGE_PATH = "scopeRequest/authCode"
@@ -32,10 +23,6 @@ PARTNER_TOKEN_LIFETIME = 180  # the Node SDK's JWT_EXPIRATION = '3m'
 AUTH_CODE_LIFETIME = 1800
 DATA_TOKEN_LIFETIME = 1800
 GRACE_SECONDS = 60  # jsrsasign gracePeriod used by the Node SDK
-
-_BASE64URL = re.compile(r"[A-Za-z0-9_-]*")
-# Header parameters that change what is signed or how; we implement neither, so tokens using them fail.
-_UNSUPPORTED_HEADERS = ("crit", "b64")
 
 
 class TokenError(ValueError):
@@ -80,70 +67,19 @@ def decode_es256(token: str, key: ec.EllipticCurvePublicKey, *, now: float | Non
     every other algorithm fail here. ``max_length`` bounds tokens from untrusted input (auth codes,
     partner tokens); pass ``None`` for a data token whose body was already read under a size cap.
 
-    The JWS is parsed here rather than by PyJWT: with one algorithm pinned there is little to parse,
-    and PyJWT checks the Base64 alphabet one character at a time in Python, which cost more than the
-    signature itself per token and about a second for a 6 MB S3 payload (see docs/performance.md).
-    The signature is verified before the payload is parsed, so unverified JSON is never read.
+    The JWS is parsed and verified by :mod:`django_civic.jws` (strict base64url, the signature checked
+    before the payload is decoded, large payloads a chunk at a time), not by PyJWT, whose per-character
+    Base64 check cost more than the signature itself (see docs/performance.md).
     """
-    if (not isinstance(token, str) or token.count(".") != 2
-            or (max_length is not None and len(token) > max_length)):
-        raise TokenError("not a compact JWS")
-    # Positions, not split(): a data token can be megabytes, and its payload is decoded in place.
-    first, last = token.index("."), token.rindex(".")
-    header = _json_object(_segment(token, 0, first), "header")
-    if header.get("alg") != "ES256":
-        raise TokenError("algorithm is not ES256")
-    if any(name in header for name in _UNSUPPORTED_HEADERS):
-        raise TokenError("token is malformed (unsupported header parameter)")
-    raw_signature = bytes(_segment(token, last + 1, len(token)))
-    _segment(token, first + 1, last, decode=False)  # validate the payload's encoding before hashing it
-    if not es256_verify_text(key, token, last, raw_signature):
-        raise TokenError("signature does not verify")
-    payload = _segment(token, first + 1, last)
     try:
-        text = payload.decode("utf-8")
-    except UnicodeDecodeError:
-        raise TokenError("token is malformed (not UTF-8)") from None
-    del payload  # keep one copy of a large payload alive at a time
-    claims = _json_object(text, "claims")
+        parsed = jws.parse(token, max_length=max_length)
+        if parsed.alg != "ES256":
+            raise TokenError("algorithm is not ES256")
+        claims = jws.verify(parsed, key, "ES256")
+    except jws.JWSError as exc:
+        raise TokenError(str(exc)) from None
     check_times(claims, now=now, grace=grace, require=require)
     return claims
-
-
-def _segment(token: str, start: int, end: int, *, decode: bool = True) -> bytearray:
-    """``token[start:end]`` as strict base64url: the URL-safe alphabet, the canonical encoding of its
-    bytes, and at most the "=" padding some issuers add (PyJWT accepts it too)."""
-    stripped_end = end
-    while stripped_end > start and token[stripped_end - 1] == "=":
-        stripped_end -= 1
-    length, padding = stripped_end - start, end - stripped_end
-    if (not _BASE64URL.fullmatch(token, start, stripped_end) or length % 4 == 1
-            or (padding and (padding > 2 or (end - start) % 4))):
-        raise TokenError("token is malformed (not base64url)")
-    # The last character of a 2- or 3-character group carries unused bits; they must be zero, or the
-    # same bytes would have several encodings (PyJWT checks the same by re-encoding).
-    if length % 4 and _B64URL_VALUE[token[stripped_end - 1]] & (0x0F if length % 4 == 2 else 0x03):
-        raise TokenError("token is malformed (not base64url)")
-    if not decode:
-        return bytearray()
-    try:
-        return b64_decode_span(token, start, stripped_end, urlsafe=True)
-    except (binascii.Error, ValueError):
-        raise TokenError("token is malformed (not base64url)") from None
-
-
-_B64URL_VALUE = {c: i for i, c in
-                 enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")}
-
-
-def _json_object(data: bytes | bytearray | str, what: str) -> dict[str, Any]:
-    try:
-        value = json.loads(data)
-    except (ValueError, RecursionError) as exc:  # RecursionError: deeply nested JSON
-        raise TokenError(f"token is malformed ({type(exc).__name__})") from None
-    if not isinstance(value, dict):
-        raise TokenError("claims are not an object" if what == "claims" else "token is malformed (header)")
-    return value
 
 
 def check_times(claims: dict[str, Any], *, now: float | None = None, grace: float = GRACE_SECONDS,
