@@ -167,7 +167,7 @@ def verify(parsed: CompactJWS, key: Any, alg: str) -> dict[str, Any]:
     """Verify ``parsed``'s signature with ``key`` under ``alg`` (which its header must name), then
     return its claims. The caller chooses ``alg`` from its own allow-list and ``key`` from its own key
     set; :class:`JWSError` if anything fails."""
-    spec = _SPECS.get(alg)
+    spec = _SPECS.get(alg) if isinstance(alg, str) else None
     if spec is None or parsed.alg != alg:
         raise JWSError("algorithm is not allowed", "alg_not_allowed")
     _check_key(key, spec)
