@@ -23,8 +23,6 @@ to the next authentication class, so this class can sit beside simplejwt's.
 
 from __future__ import annotations
 
-import base64
-import json
 import logging
 from typing import Any
 
@@ -32,6 +30,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 
+from .. import jws
 from ..clients.oidc import get_oidc_client
 from ..conf import civic_settings
 from ..models import CivicIdentity
@@ -72,16 +71,6 @@ class CivicAccessToken:
         return f"<CivicAccessToken iss={self.claims.get('iss')!r}>"
 
 
-def _unverified_issuer(token: str) -> Any:
-    """The ``iss`` the token *claims*, only to decide whether it is ours to judge (never trusted)."""
-    try:
-        payload = token.split(".")[1]
-        data = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    except (ValueError, IndexError, UnicodeDecodeError):
-        return None
-    return data.get("iss") if isinstance(data, dict) else None
-
-
 def _user_for(issuer: str, subject: str) -> Any | None:
     """The user linked to the verified ``(iss, sub)``: from this process's short-lived cache
     (``CIVIC["AUTH"]["BEARER_USER_CACHE_SECONDS"]``, see ``bearer_cache``), else from the database.
@@ -118,19 +107,24 @@ class CivicAccessTokenAuthentication(BaseAuthentication):
         except UnicodeDecodeError:
             raise exceptions.AuthenticationFailed(_("Invalid Authorization header."),
                                                   code="invalid_token") from None
-        if len(token) > _MAX_TOKEN or token.count(".") != 2:
-            return None  # not a JWT: maybe another scheme's bearer token
+        try:
+            # Parsed once, strictly, here; the validator verifies this same parse.
+            parsed = jws.parse(token, max_length=_MAX_TOKEN)
+        except jws.JWSError:
+            return None  # not a well-formed JWS, so no Civic token: maybe another scheme's
 
         try:
             client = get_oidc_client(getattr(request, "_request", request))
         except OIDCError:
             return None  # Civic Auth is not configured: nothing here is ours to accept
-        if _unverified_issuer(token) != client.issuer:
+        # The issuer the token *claims*, only to decide whether it is ours to judge (never trusted).
+        stated = parsed.unverified_claims()
+        if stated is None or stated.get("iss") != client.issuer:
             return None  # someone else's token (simplejwt, another provider): let the next class try
 
         try:
             audience = civic_settings.AUTH["ACCESS_TOKEN_AUDIENCE"]
-            claims = client.validate_access_token(token, audience=audience)
+            claims = client.validate_access_token(parsed, audience=audience)
         except ProviderUnavailable:
             raise CivicAuthUnavailable() from None
         except InvalidToken as exc:

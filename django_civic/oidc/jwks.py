@@ -18,17 +18,17 @@ from typing import Any
 import jwt
 import requests
 
+from .. import jws
 from .documents import DocumentCache
 from .errors import OIDCError, ProviderResponseError, UnknownSigningKey
 from .http import max_age, raise_for_status, read_json, send
 
 logger = logging.getLogger("django_civic.oidc")
 
-#: Asymmetric JWS algorithms: the only ones a token from a provider may use. ``none`` and HS* (a
-#: shared secret, or worse our own copy of the provider's *public* key) are never acceptable.
-ASYMMETRIC_ALGORITHMS = frozenset({
-    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA",
-})
+#: Asymmetric JWS algorithms: the only ones a token from a provider may use, and exactly the ones
+#: :mod:`django_civic.jws` verifies. ``none`` and HS* (a shared secret, or worse our own copy of the
+#: provider's *public* key) are never acceptable.
+ASYMMETRIC_ALGORITHMS = jws.ALGORITHMS
 _KTY = {"RS": "RSA", "PS": "RSA", "ES": "EC", "Ed": "OKP"}
 _CURVE = {"ES256": "P-256", "ES384": "P-384", "ES512": "P-521"}
 

@@ -5,29 +5,27 @@ separate, named check so that each has its own failing test:
 
 - signature by a key from the provider's JWKS, algorithm from an asymmetric allow-list (``none`` and
   HS* are refused before any key is looked at, so the "HS256 keyed with the public key" attack has
-  nothing to work with);
+  nothing to work with); the JWS itself is parsed and verified by :mod:`django_civic.jws` (strict
+  base64url, no ``crit``, keys only from the JWKS, the signature checked before the claims are read);
 - ``iss`` equal to the configured issuer, exactly;
 - ``aud`` contains our client id; with several audiences ``azp`` must be us (and whenever present);
 - ``exp``, ``nbf`` and ``iat`` with a small leeway, ``iat`` not in the future, and a maximum age;
 - ``nonce`` equal to the one this login issued (constant-time compare);
 - ``at_hash`` bound to the access token it came with;
-- single use: the ``jti`` (or, for providers that send none, the signature) is consumed through a
-  callback that the app backs with its shared cache.
+- single use: the ``jti`` (or, for providers that send none, the signed header and claims) is
+  consumed through a callback that the app backs with its shared cache.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
-import json
 import math
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import jwt
-
+from .. import jws
 from .errors import InvalidToken, NonceMismatch, OIDCConfigurationError, TokenReplayed
 from .jwks import ASYMMETRIC_ALGORITHMS, KeySet
 from .pkce import b64url
@@ -35,18 +33,6 @@ from .pkce import b64url
 MAX_TOKEN_LENGTH = 16 * 1024
 ACCESS_TOKEN_TYPES = ("at+jwt", "application/at+jwt")
 
-_DECODE_OPTIONS = {
-    # Claims are checked below, one named rule at a time, against our own clock.
-    "verify_signature": True,
-    "verify_exp": False,
-    "verify_nbf": False,
-    "verify_iat": False,
-    "verify_aud": False,
-    "verify_iss": False,
-    "verify_sub": False,
-    "verify_jti": False,
-    "require": [],
-}
 _HASHES = {"256": hashlib.sha256, "384": hashlib.sha384, "512": hashlib.sha512}
 
 #: ``replay(key, ttl)`` returns True the first time a key is seen within ``ttl`` seconds.
@@ -88,14 +74,14 @@ class TokenValidator:
 
     # -- public ------------------------------------------------------------------------------------
 
-    def id_token(self, token: Any, *, nonce: str | None, access_token: str | None = None,
+    def id_token(self, token: str | jws.CompactJWS, *, nonce: str | None, access_token: str | None = None,
                  single_use: bool = True) -> dict[str, Any]:
         """Validate an ID token and return its claims; :class:`InvalidToken` (a subclass) if it fails.
 
         ``nonce`` is the value this login issued; ``None`` is only for refreshed tokens, whose nonce
         (if any) the caller compares with the original token's.
         """
-        header, claims, signature = self._verify(token)
+        header, claims, signing_input = self._verify(token)
         now = self.clock()
         self._check_times(claims, now, max_age=self.max_age)
         self._check_issuer_and_subject(claims)
@@ -112,11 +98,14 @@ class TokenValidator:
                 raise InvalidToken("the ID token's at_hash does not match the access token",
                                    reason="at_hash_mismatch")
         if single_use and self.replay is not None:
-            self._consume(claims, signature, now)
+            self._consume(claims, signing_input, now)
         return claims
 
-    def access_token(self, token: Any, *, audience: str | None = None) -> dict[str, Any]:
+    def access_token(self, token: str | jws.CompactJWS, *, audience: str | None = None) -> dict[str, Any]:
         """Validate a Civic access token (a JWT) locally and return its claims.
+
+        ``token`` may come already parsed (:func:`django_civic.jws.parse`) by a caller that had to look
+        at it first, e.g. to route bearer tokens by issuer; nothing about it is trusted.
 
         It must be an access token (an ID token is refused: it proves a login to *us*, it does not
         authorise API calls), issued for this application: ``aud`` contains ``audience`` when one is
@@ -140,27 +129,23 @@ class TokenValidator:
     # -- rules -------------------------------------------------------------------------------------
 
     def _verify(self, token: Any) -> tuple[dict[str, Any], dict[str, Any], str]:
-        if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH or token.count(".") != 2:
+        """The token's header, its claims once the signature verifies, and its signing input."""
+        parsed = token if isinstance(token, jws.CompactJWS) else _parse(token)
+        if len(parsed.token) > MAX_TOKEN_LENGTH:
             raise InvalidToken("the token is not a compact JWS", reason="malformed")
-        header = _header(token)
-        alg = header.get("alg")
+        header, alg = parsed.header, parsed.alg
+        # The allow-list first: none and HS* never get as far as a key lookup.
         if not isinstance(alg, str) or alg not in self._algorithms():
             raise InvalidToken("the token's algorithm is not allowed", reason="alg_not_allowed")
         kid = header.get("kid")
         if kid is not None and not isinstance(kid, str):
             raise InvalidToken("the token's kid is malformed", reason="malformed")
-        if header.get("crit"):
-            raise InvalidToken("the token has critical header parameters", reason="malformed")
         key = self._keys().key_for(kid, alg)
         try:
-            claims = jwt.decode(token, key, algorithms=[alg], options=_DECODE_OPTIONS)
-        except jwt.InvalidSignatureError:
-            raise InvalidToken("the token's signature does not verify", reason="bad_signature") from None
-        except (jwt.PyJWTError, ValueError, TypeError):
-            raise InvalidToken("the token is malformed", reason="malformed") from None
-        if not isinstance(claims, dict):
-            raise InvalidToken("the token's claims are not an object", reason="malformed")
-        return header, claims, token.rsplit(".", 1)[1]
+            claims = jws.verify(parsed, key, alg)
+        except jws.JWSError as exc:
+            raise InvalidToken(f"the token is refused: {exc}", reason=exc.reason) from None
+        return header, claims, parsed.signing_input
 
     def _check_times(self, claims: dict[str, Any], now: float, *, max_age: float | None) -> None:
         exp, iat, nbf = claims.get("exp"), claims.get("iat"), claims.get("nbf")
@@ -190,30 +175,22 @@ class TokenValidator:
         if (len(audiences) > 1 or azp is not None) and azp != self.client_id:
             raise InvalidToken("the ID token's authorized party is another client", reason="wrong_azp")
 
-    def _consume(self, claims: dict[str, Any], signature: str, now: float) -> None:
+    def _consume(self, claims: dict[str, Any], signing_input: str, now: float) -> None:
         jti = claims.get("jti")
-        # Without a jti the signature identifies the token just as well (it is unique per token).
-        marker = f"jti:{jti}" if isinstance(jti, str) and jti else f"sig:{signature}"
+        # Without a jti, what was signed identifies the token. Not the signature: an ECDSA signature
+        # (r, s) also verifies as (r, n - s), so the same token would come back under a new name.
+        marker = f"jti:{jti}" if isinstance(jti, str) and jti else f"jws:{signing_input}"
         key = hashlib.sha256(f"{claims['iss']}\n{marker}".encode()).hexdigest()
         ttl = max(1, int(claims["exp"] + self.leeway - now) + 1)
         if not self.replay(key, ttl):  # type: ignore[misc]
             raise TokenReplayed()
 
 
-def _header(token: str) -> dict[str, Any]:
-    """The JOSE header, only to pick the algorithm and key: ``jwt.decode`` re-reads and checks it all.
-
-    Decoded here rather than with ``jwt.get_unverified_header``, which validates the whole token and
-    would double the cost of every verification.
-    """
-    segment = token.split(".", 1)[0]
+def _parse(token: Any) -> jws.CompactJWS:
     try:
-        header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
-    except (ValueError, TypeError):  # bad base64, bad UTF-8, bad JSON (binascii.Error is a ValueError)
-        raise InvalidToken("the token header is malformed", reason="malformed") from None
-    if not isinstance(header, dict):
-        raise InvalidToken("the token header is malformed", reason="malformed")
-    return header
+        return jws.parse(token, max_length=MAX_TOKEN_LENGTH)
+    except jws.JWSError as exc:
+        raise InvalidToken(f"the token is not a well-formed compact JWS: {exc}", reason="malformed") from None
 
 
 def _audiences(claims: dict[str, Any]) -> list[str]:
