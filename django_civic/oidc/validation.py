@@ -23,7 +23,7 @@ import hmac
 import math
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, TypeGuard
 
 from .. import jws
 from .errors import InvalidToken, NonceMismatch, OIDCConfigurationError, TokenReplayed
@@ -202,6 +202,6 @@ def _audiences(claims: dict[str, Any]) -> list[str]:
     return []
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: Any) -> TypeGuard[int | float]:
     # JSON parsers accept NaN and Infinity; an "exp": Infinity must not mean "never expires".
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
