@@ -6,8 +6,6 @@ import json
 import logging
 from typing import Any
 
-from urllib3.util.retry import Retry
-
 from . import errors
 from .crypto import KeyFormatError, aes_decrypt, compact_json, load_private_key, load_public_key
 from .http import BodyTooLarge, Response, Transport, TransportError
@@ -23,15 +21,6 @@ CIVIC_PUBLIC_KEY = (
 )
 _MAX_RESPONSE_BYTES = 8 * 1024 * 1024
 _MAX_MESSAGE = 200
-
-
-def _transport(pool_size: int, timeout: float | tuple[float, float]) -> Transport:
-    # An auth code is single use: once a request may have reached Civic, sending it again could burn the
-    # code or exchange it twice. So only failures *before* the request is sent (DNS, refused or timed-out
-    # connects) are retried; read timeouts, resets after sending and 5xx answers never are.
-    retry = Retry(total=None, connect=2, read=0, redirect=0, status=0, other=0, allowed_methods=None,
-                  backoff_factor=0.05, raise_on_status=False)
-    return Transport(pool_size=pool_size, timeout=timeout, retries=retry)
 
 
 class SIPClient:
@@ -78,7 +67,10 @@ class SIPClient:
         self.timeout = timeout
         self.max_payload_bytes = max_payload_bytes
         self.auth_code_leeway = auth_code_leeway
-        self._http = _transport(pool_size, timeout)
+        # An auth code is single use: once a request may have reached Civic, sending it again could burn the
+        # code or exchange it twice. The transport retries only failures *before* anything was sent (DNS,
+        # refused or timed-out connects); read timeouts, resets after sending and 5xx answers never are.
+        self._http = Transport(pool_size=pool_size, timeout=timeout)
 
     def __repr__(self) -> str:
         return f"<SIPClient app_id={self.app_id!r} url={self.exchange_url!r}>"
