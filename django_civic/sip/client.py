@@ -7,9 +7,9 @@ import logging
 from typing import Any
 
 from . import errors
-from .crypto import KeyFormatError, aes_decrypt, compact_json, load_private_key, load_public_key
+from .crypto import BodyMac, KeyFormatError, aes_decrypt, load_private_key, load_public_key
 from .http import BodyTooLarge, Response, Transport, TransportError
-from .tokens import EXCHANGE_PATH, TokenError, auth_code_id, authorization_header, check_auth_code, decode_es256
+from .tokens import EXCHANGE_PATH, PartnerTokenSigner, TokenError, auth_code_id, check_auth_code, decode_es256
 from .types import Attribute, SIPUserData
 
 logger = logging.getLogger("django_civic.sip")
@@ -67,6 +67,8 @@ class SIPClient:
         self.timeout = timeout
         self.max_payload_bytes = max_payload_bytes
         self.auth_code_leeway = auth_code_leeway
+        self._signer = PartnerTokenSigner(app_id, self._private_key, self.api_url)
+        self._body_mac = BodyMac(app_secret)
         # An auth code is single use: once a request may have reached Civic, sending it again could burn the
         # code or exchange it twice. The transport retries only failures *before* anything was sent (DNS,
         # refused or timed-out connects); read timeouts, resets after sending and 5xx answers never are.
@@ -100,24 +102,21 @@ class SIPClient:
         elif not isinstance(auth_token, str) or not auth_token.strip().isascii():
             # A JWT is ASCII; anything else could not even be serialised into the request.
             raise errors.SIPInvalidAuthToken("the auth token is missing or not a string")
-        body = {"authToken": auth_token.strip(), "allowS3UploadedPayload": True}
-        response = self._post(body)
+        response = self._post(*_exchange_body(auth_token.strip()))
         payload = self._read_json(response)
         token, user_id, encrypted = self._data_token(payload)
         return self._verify_and_decrypt(token, user_id, encrypted)
 
     # -- steps -------------------------------------------------------------------------------------
 
-    def _post(self, body: dict[str, Any]) -> Response:
-        data = compact_json(body).encode("utf-8")
+    def _post(self, body: bytes, signed_body: bytes) -> Response:
         headers = {
             "Accept": "*/*",
             "Content-Type": "application/json",
-            "Authorization": authorization_header(self.app_id, self._private_key, self._app_secret,
-                                                  self.api_url, body),
+            "Authorization": f"Civic {self._signer.token()}.{self._body_mac.ext(signed_body)}",
         }
         try:
-            response = self._http.request("POST", self.exchange_url, body=data, headers=headers)
+            response = self._http.request("POST", self.exchange_url, body=body, headers=headers)
         except TransportError as exc:
             if exc.timeout:
                 raise errors.SIPTimeout("Civic did not answer in time") from None
@@ -234,6 +233,15 @@ class SIPClient:
         except (ValueError, TypeError, RecursionError):
             raise errors.SIPMalformedResponse("the user data is not a list of attributes") from None
         return SIPUserData(user_id=user_id, attributes=attributes)
+
+
+def _exchange_body(auth_token: str) -> tuple[bytes, bytes]:
+    """The request body as sent, in the Node SDK's key order, and as the ``ext`` HMAC covers it (keys
+    sorted): ``compact_json`` and ``canonical_json`` of ``{"authToken": ..., "allowS3UploadedPayload":
+    true}``, written out since only the token varies (tests compare them byte for byte)."""
+    token = json.dumps(auth_token, ensure_ascii=False)
+    return (f'{{"authToken":{token},"allowS3UploadedPayload":true}}'.encode(),
+            f'{{"allowS3UploadedPayload":true,"authToken":{token}}}'.encode())
 
 
 def _read_capped(response: Response, limit: int,

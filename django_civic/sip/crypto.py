@@ -32,6 +32,8 @@ _COORDINATE_BYTES = 32
 _CHUNK = 1 << 20  # a multiple of 4, so every chunk of Base64 text decodes on its own
 _BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 _URLSAFE_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
+_STANDARD_TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
+_ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
 
 
 class KeyFormatError(ValueError):
@@ -39,7 +41,8 @@ class KeyFormatError(ValueError):
 
 
 def b64url_encode(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+    encoded = binascii.b2a_base64(data, newline=False)
+    return encoded.translate(_STANDARD_TO_URLSAFE).rstrip(b"=").decode("ascii")
 
 
 def b64url_decode(text: str) -> bytes:
@@ -116,7 +119,7 @@ def generate_app_secret() -> str:
 
 def es256_sign(key: ec.EllipticCurvePrivateKey, signing_input: bytes) -> bytes:
     """ECDSA P-256/SHA-256 as JWS wants it: raw R||S, 32 bytes each (``cryptography`` gives DER)."""
-    r, s = decode_dss_signature(key.sign(signing_input, ec.ECDSA(hashes.SHA256())))
+    r, s = decode_dss_signature(key.sign(signing_input, _ECDSA_SHA256))
     return r.to_bytes(_COORDINATE_BYTES, "big") + s.to_bytes(_COORDINATE_BYTES, "big")
 
 
@@ -199,7 +202,21 @@ def civic_ext(body: Any, app_secret: str) -> str:
 
 
 def hmac_base64(message: bytes, app_secret: str) -> str:
-    return base64.b64encode(hmac.new(app_secret.encode("utf-8"), message, hashlib.sha256).digest()).decode("ascii")
+    return BodyMac(app_secret).ext(message)
+
+
+class BodyMac:
+    """The ``ext`` HMAC under one app secret: keyed once, then each message costs a copy of that state
+    (``hmac.digest`` looks the algorithm up in OpenSSL and keys a new context on every call)."""
+
+    def __init__(self, app_secret: str) -> None:
+        self._keyed = hmac.new(app_secret.encode("utf-8"), digestmod=hashlib.sha256)
+
+    def ext(self, message: bytes) -> str:
+        """Standard Base64 of HMAC-SHA256(secret as UTF-8, message)."""
+        mac = self._keyed.copy()
+        mac.update(message)
+        return binascii.b2a_base64(mac.digest(), newline=False).decode("ascii")
 
 
 # --- AES-CBC payload --------------------------------------------------------------------------------
