@@ -14,10 +14,11 @@ What it guarantees, whichever way a request goes:
 - proxies come from the environment (``HTTPS_PROXY``, ``NO_PROXY``...) as requests would pick them;
 - thread safe: each request has a connection of its own; up to ``pool_size`` idle ones are kept per host.
 
-Direct requests, which every Civic exchange is unless a proxy is configured, use :mod:`.http11`: the
-client spent about twice as much CPU per exchange in urllib3 as in all of its cryptography, and
-``http.client`` and h11 were no better (measured side by side in docs/performance.md). Proxied requests
-(CONNECT tunnels, HTTPS proxies, proxy credentials) stay with urllib3, which does that well.
+Direct requests, which every Civic exchange is unless a proxy is configured, use :mod:`.http11`. Measured
+side by side in full exchanges against the sandbox (benchmark row 1, docs/performance.md), urllib3 cost
+about 320 µs of CPU per exchange more than it, three times the exchange's cryptography; ``http.client``
+and h11 about 120 µs more. Proxied requests (CONNECT tunnels, HTTPS proxies, proxy credentials) stay
+with urllib3, which does that well.
 """
 
 from __future__ import annotations
