@@ -68,6 +68,8 @@ class RecordResult:
     identity_created: bool
     changed_labels: tuple[str, ...]
     linked_by_email: bool = False
+    #: Every attribute stored for the identity after this login (not only this login's), by label.
+    attributes: tuple[VerifiedAttribute, ...] = ()
 
 
 def record_identity(
@@ -103,11 +105,11 @@ def record_identity(
         # identity takes its locks in the same order, so concurrent logins queue instead of deadlocking.
         CivicIdentity.objects.filter(pk=identity.pk).update(last_login=now, updated_at=now)
         identity.last_login = identity.updated_at = now
-        changed = _upsert_attributes(identity, incoming, scope, now, identity_created)
+        changed, stored = _upsert_attributes(identity, incoming, scope, now, identity_created)
         if not user_created:
             adapter.update_user(request, owner, provider, incoming)
         identity.user = owner
-        result = RecordResult(owner, identity, user_created, identity_created, changed, by_email)
+        result = RecordResult(owner, identity, user_created, identity_created, changed, by_email, stored)
         if user is None:
             adapter.pre_login(request, owner, result)
         if by_email:
@@ -273,21 +275,22 @@ def _email_link_target(adapter: DefaultCivicAdapter, request: HttpRequest | None
 # -- attributes ------------------------------------------------------------------------------------
 
 def _upsert_attributes(identity: CivicIdentity, incoming: list[Any], scope: str, now: Any,
-                       identity_created: bool) -> tuple[str, ...]:
-    """Insert new labels, rewrite changed ones, touch unchanged ones: at most 3 queries for any count."""
-    if not incoming:
-        return ()
+                       identity_created: bool) -> tuple[tuple[str, ...], tuple[VerifiedAttribute, ...]]:
+    """Insert new labels, rewrite changed ones, touch unchanged ones: at most 3 queries for any count.
+
+    Returns the labels written and every attribute now stored for the identity, by label.
+    """
     existing: dict[str, VerifiedAttribute] = {}
     if not identity_created:
         existing = {a.label: a for a in VerifiedAttribute.objects.filter(identity=identity)}
     writes: list[VerifiedAttribute] = []
-    untouched: list[int] = []
+    untouched: list[VerifiedAttribute] = []
     for attribute in incoming:
         digest = attribute_digest(attribute.label, attribute.value)
         size = len(attribute.value.encode("utf-8"))
         old = existing.get(attribute.label)
         if old is not None and _same(old, attribute, digest, size):
-            untouched.append(old.pk)
+            untouched.append(old)
             continue
         writes.append(VerifiedAttribute(
             identity=identity, label=attribute.label, value=attribute.value, value_digest=digest,
@@ -302,8 +305,17 @@ def _upsert_attributes(identity: CivicIdentity, incoming: list[Any], scope: str,
             options["unique_fields"] = ["identity", "label"]
         VerifiedAttribute.objects.bulk_create(writes, **options)
     if untouched:
-        VerifiedAttribute.objects.filter(pk__in=untouched).update(last_verified_at=now, scope=scope)
-    return tuple(a.label for a in writes)
+        VerifiedAttribute.objects.filter(pk__in=[a.pk for a in untouched]).update(
+            last_verified_at=now, scope=scope)
+        for attribute in untouched:
+            attribute.last_verified_at, attribute.scope = now, scope
+    for attribute in writes:
+        old = existing.get(attribute.label)
+        if old is not None:  # rewritten in place: keep the row's id and first sighting
+            attribute.pk, attribute.first_verified_at = old.pk, old.first_verified_at
+        existing[attribute.label] = attribute
+    stored = tuple(existing[label] for label in sorted(existing))
+    return tuple(a.label for a in writes), stored
 
 
 def _same(old: VerifiedAttribute, new: Any, digest: str, size: int) -> bool:

@@ -328,3 +328,36 @@ def test_the_token_never_reaches_the_logs(client, sandbox, caplog):
     logged = "\n".join(record.getMessage() for record in caplog.records)
     for part in token.split("."):
         assert part not in logged
+
+
+# -- the request body, validated by hand (api.serializers.sip_exchange_input) ----------------------------
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"token": ["a.b.c"]}, "token"),
+    ({"token": True}, "token"),
+    ({"token": "   "}, "token"),
+    ({"token": "a" * 5000}, "token"),
+    ({"token": "a.b.c", "scope": "EVERYTHING"}, "scope"),
+    ({"token": "a.b.c", "scope": 3}, "scope"),
+    ({"token": "a.b.c", "next": {"url": "/"}}, "next"),
+    ({"token": "a.b.c", "next": "/" * 5000}, "next"),
+])
+def test_a_bad_field_is_a_400_naming_it(client, body, field):
+    response = client.post("/civic/sip/exchange/", body, content_type="application/json")
+    assert response.status_code == 400
+    payload = response.json()
+    assert payload["error"] == "invalid" and list(payload["fields"]) == [field] and payload["detail"]
+
+
+def test_a_body_that_is_not_an_object_is_a_400(client):
+    response = client.post("/civic/sip/exchange/", ["a.b.c"], content_type="application/json")
+    assert response.status_code == 400 and response.json()["error"] == "invalid"
+
+
+def test_input_is_cleaned_as_a_serializer_would():
+    from django_civic.api.serializers import sip_exchange_input
+
+    assert sip_exchange_input({"token": "  a.b.c \n", "scope": "BASIC_SIGNUP", "next": " /p "}) == {
+        "token": "a.b.c", "scope": "BASIC_SIGNUP", "next": " /p "}
+    assert sip_exchange_input({"token": 12}) == {"token": "12"}
+    assert sip_exchange_input({"other": 1}) == {}

@@ -114,6 +114,32 @@ def test_attributes_not_returned_are_kept(make_attributes):
         EMAIL, PHONE, "documents.genericId.number"}
 
 
+def test_result_lists_every_stored_attribute_as_the_database_has_it(make_attributes):
+    login(make_attributes(extra={"documents.genericId.number": "X123"}))
+    first_seen = VerifiedAttribute.objects.get(label=EMAIL).first_verified_at
+    result = login([Attribute(EMAIL, "Ann@Example.com", True, True), Attribute(PHONE, "+1 555 0100", True, True)],
+                   scope="BASIC_SIGNUP")
+    stored = list(VerifiedAttribute.objects.filter(identity=result.identity).order_by("label"))
+
+    def fields(row):
+        return (row.pk, row.label, str(row.value), row.is_valid, row.is_owner, row.scope, row.first_verified_at,
+                row.last_verified_at)
+
+    # Kept (not returned this time), rewritten (case change) and touched rows, by label, with their ids.
+    assert [fields(row) for row in result.attributes] == [fields(row) for row in stored]
+    assert [row.label for row in result.attributes] == sorted([EMAIL, PHONE, "documents.genericId.number"])
+    assert next(r for r in result.attributes if r.label == EMAIL).first_verified_at == first_seen
+
+
+def test_a_returning_login_reads_the_attributes_once(make_attributes):
+    login(make_attributes())
+    with CaptureQueriesContext(connection) as ctx:
+        result = login(make_attributes())
+    reads = [q["sql"] for q in ctx.captured_queries
+             if q["sql"].startswith("SELECT") and VerifiedAttribute._meta.db_table in q["sql"]]
+    assert len(reads) == 1 and len(result.attributes) == 2
+
+
 def test_invalid_attribute_is_marked_and_never_synced_to_the_user(make_attributes):
     result = login(make_attributes(valid=False))
     assert VerifiedAttribute.objects.get(label=EMAIL).is_valid is False

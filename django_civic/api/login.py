@@ -114,7 +114,7 @@ def login_response(request: Any, user: Any, backend: str, next_url: Any = None) 
         "user": _user_fields(user),
         "civic_user_id": result.identity.subject,
         "user_created": result.user_created,
-        "attributes": _stored_attributes(result.identity),
+        "attributes": _stored_attributes(result.attributes),
         "next": login_redirect_url(request, next_url),
     })
     return JsonResponse(body)
@@ -129,10 +129,10 @@ def _user_fields(user: Any) -> dict[str, Any]:
     return {"id": user.pk, "username": user.get_username(), "email": getattr(user, email_field, "") or ""}
 
 
-def _stored_attributes(identity: Any) -> list[dict[str, Any]]:
-    """Every attribute stored for the identity (not only this login's), by label, in one query."""
-    rows = sorted(identity.attributes.all(), key=lambda row: row.label)
-    # str(row.value) decrypts it (the field holds a lazy ciphertext wrapper), as the serializer did.
+def _stored_attributes(rows: Any) -> list[dict[str, Any]]:
+    """Every attribute stored for the identity (``RecordResult.attributes``: not only this login's, by
+    label, read by ``record_identity`` already, so no query here)."""
+    # str(row.value) decrypts a stored value once (the field caches the plain text on the row).
     return [{"label": str(row.label), "value": str(row.value), "is_valid": bool(row.is_valid),
              "is_owner": bool(row.is_owner)} for row in rows]
 

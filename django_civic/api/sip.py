@@ -22,7 +22,6 @@ from typing import Any
 from django.contrib.auth import authenticate
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
-from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import AllowAny
 
 from django.http import JsonResponse
@@ -33,7 +32,7 @@ from ..exceptions import CivicLoginError
 from .base import CivicAPIView
 from .errors import error_response
 from .login import check_login_csrf, login_response
-from .serializers import TOKEN_REQUIRED, SIPExchangeInput, looks_like_jwt
+from .serializers import TOKEN_REQUIRED, looks_like_jwt, sip_exchange_input
 from .throttling import CivicExchangeThrottle
 
 BACKEND = "django_civic.backends.CivicSIPBackend"
@@ -64,7 +63,7 @@ class SIPExchangeView(CivicAPIView):
     def post(self, request: Any) -> Any:
         self.check_body_size()
         check_login_csrf(request)
-        data = self._validated(request)
+        data = sip_exchange_input(request.data)
         token = data.get("token") or _token_from_header(request)
         if token is None:
             return error_response("token_required", TOKEN_REQUIRED, 400)
@@ -77,12 +76,6 @@ class SIPExchangeView(CivicAPIView):
         if user is None:
             return _failure(getattr(http_request, "civic_auth_error", None))
         return login_response(request, user, BACKEND, data.get("next"))
-
-    def _validated(self, request: Any) -> dict[str, Any]:
-        serializer = SIPExchangeInput(data=request.data)
-        if not serializer.is_valid():
-            raise ValidationError(serializer.errors)
-        return dict(serializer.validated_data)
 
 
 def _token_from_header(request: Any) -> str | None:
