@@ -16,6 +16,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from . import rows as rows_module
+
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 _COMPARE = {"<=": operator.le, ">=": operator.ge, "==": operator.eq}
@@ -187,14 +189,14 @@ def table(rows: list[RowResult]) -> str:
     """The rows as a Markdown table (readable in a terminal, pasteable into the README)."""
     header = ["#", "What", "Measured", "Reference (same run)", "Ratio", "Target", "Result"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for number, row in enumerate(rows, 1):
+    for row in rows:
         ratio = format_ratio(row.ratio)
         verdict = {"pass": "pass", "fail": "FAIL", "error": "ERROR", "skipped": "skipped"}[row.status]
         lines.append(
             "| "
             + " | ".join(
                 [
-                    str(number),
+                    str(rows_module.number(row.key)),
                     row.title,
                     _fmt(row.measured, row.measured_unit),
                     _fmt(row.reference, row.reference_unit),
@@ -205,7 +207,7 @@ def table(rows: list[RowResult]) -> str:
             )
             + " |"
         )
-    notes = [f"{number}. {row.note}" for number, row in enumerate(rows, 1) if row.note]
+    notes = [f"{rows_module.number(row.key)}. {row.note}" for row in rows if row.note]
     if notes:
         lines += ["", *notes]
     return "\n".join(lines)

@@ -31,3 +31,8 @@ def find(selector: str) -> str:
         f"no benchmark row {selector!r}; rows: 1-{len(ROW_MODULES)} or "
         + ", ".join(m.rsplit(".", 1)[1] for m in ROW_MODULES)
     )
+
+
+def number(key: str) -> int:
+    """A row's number in the issue's table, from its key (``login_cpu`` -> 2); the key is the module's name."""
+    return [module.rsplit(".", 1)[1] for module in ROW_MODULES].index(key) + 1

@@ -1,11 +1,14 @@
-"""The benchmark site: the Django admin and django_civic's URLs, as a user's site mounts them, plus one
-view of its own: a bare session login (no credentials checked), the framework's share of any login,
-which row 2 reports beside its figures."""
+"""The benchmark site: the Django admin and django_civic's URLs, as a user's site mounts them, plus two
+JSON login views of its own for row 2: a password login (Django's ``authenticate()`` with the default
+hasher, then ``login()``), the reference of a Civic login; and a bare session login (no credential
+checked), the framework's share of any login, reported beside the figures."""
 
 from __future__ import annotations
 
 from django.contrib import admin
-from django.contrib.auth import get_user_model, login
+import json
+
+from django.contrib.auth import authenticate, get_user_model, login
 from django.http import HttpRequest, JsonResponse
 from django.urls import include, path
 from django.views.decorators.http import require_POST
@@ -20,8 +23,19 @@ def bare_session_login(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"login_mode": "session"})
 
 
+@require_POST
+def password_login(request: HttpRequest) -> JsonResponse:
+    credentials = json.loads(request.body)
+    user = authenticate(request, username=credentials["username"], password=credentials["password"])
+    if user is None:
+        return JsonResponse({"error": "login_failed"}, status=400)
+    login(request, user)
+    return JsonResponse({"login_mode": "session"})
+
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("civic/", include("django_civic.urls")),
     path("bench/bare-session-login/", bare_session_login),
+    path("bench/password-login/", password_login),
 ]
