@@ -2,7 +2,10 @@
 
 The site runs in pytest-django's ``live_server`` (so the sandbox's callback can reach it); the person is a
 ``requests`` session with a logged-in cookie; the sandbox plays IDEMIA, including the journey page and the
-callback with its retries. The fetch after the callback runs as in production: in a background thread.
+callback with its retries. On PostgreSQL the fetch after the callback runs as in production, in a background
+thread. On SQLite it runs inside the callback request: the live server's threads share one in-memory
+database, where a write that meets another thread's read (the page polling the status) fails at once with
+"table is locked" instead of waiting as a real database does.
 """
 
 from __future__ import annotations
@@ -33,8 +36,10 @@ Status = ProofingSession.Status
 
 @pytest.fixture
 def site(live_server, settings, civic_sandbox):
+    extra = {} if connection.vendor == "postgresql" else {
+        "IDEMIA": {"TASK_RUNNER": "django_civic.proofing_flow.run_now"}}
     settings.CIVIC = civic_sandbox.civic_settings(
-        SANDBOX_ALLOW_WITHOUT_DEBUG=True, API={"THROTTLE_RATE": None}
+        SANDBOX_ALLOW_WITHOUT_DEBUG=True, API={"THROTTLE_RATE": None}, **extra
     )
     civic_sandbox.idemia_configure(retry_delay=0.1)
     return live_server.url
