@@ -1,14 +1,16 @@
 """Django settings for the benchmark's in-process rows and its app servers.
 
 Close to a production site: DEBUG off (so Django keeps no query log), the default password hasher
-(PBKDF2, which row 2 compares against), sessions in the database, and the sandbox in another process
-at ``CIVIC_BENCH_SANDBOX_URL``. Environment variables choose the database and cache:
+(PBKDF2, which row 2 compares against), sessions in the cache (Redis for row 3's app servers), as
+Django's deployment documentation suggests for performance, and the sandbox in another process at
+``CIVIC_BENCH_SANDBOX_URL``. Environment variables choose the database, cache and session store:
 
   CIVIC_BENCH_DB=sqlite (default: an in-memory database created per process) or postgres (the
   ``civic_bench`` database on 127.0.0.1, which the benchmark creates); CIVIC_BENCH_SCHEMA picks the
   PostgreSQL schema, CIVIC_BENCH_EXTRA_SCHEMAS adds one database alias per schema (row 6 keeps its
   10k and 1M data sets side by side in two schemas).
   CIVIC_BENCH_CACHE=locmem (default) or redis (127.0.0.1:6379 db 14, shared by the app servers).
+  CIVIC_BENCH_SESSIONS=cache (default) or db (Django's default session store; row 2 reports both).
 """
 
 from __future__ import annotations
@@ -99,6 +101,11 @@ if os.environ.get("CIVIC_BENCH_CACHE") == "redis":
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+SESSION_ENGINE = {
+    "cache": "django.contrib.sessions.backends.cache",
+    "db": "django.contrib.sessions.backends.db",
+}[os.environ.get("CIVIC_BENCH_SESSIONS", "cache")]
 
 STATIC_URL = "/static/"
 LOGIN_URL = "/"
