@@ -48,7 +48,7 @@ def test_percentile_is_nearest_rank():
 def test_targets_and_the_table():
     at_most = Target("<=", 3.0, "at most 3x")
     row = RowResult.judged(
-        "k",
+        "login_cpu",
         "A row",
         measured=7.0,
         measured_unit="ms",
@@ -63,7 +63,8 @@ def test_targets_and_the_table():
     ).passed
     assert Target(">=", 0.5, "").met_by(0.5) and not Target("==", 1.0, "").met_by(1.01)
     assert format_ratio(0.01) == "1/100" and format_ratio(1.5) == "1.5x"
-    assert "| 1 | A row | 7 ms | 2 ms | 3.5x | at most 3x | FAIL |" in table([row])
+    # Numbered as in the table, whichever rows ran.
+    assert "| 2 | A row | 7 ms | 2 ms | 3.5x | at most 3x | FAIL |" in table([row])
     assert RowResult.from_json(json.loads(json.dumps(row.to_json()))) == row
 
 
@@ -94,4 +95,13 @@ def test_a_quick_run_of_two_rows_writes_the_results(tmp_path):
         assert row["pass"] == (row["status"] == "pass")
     assert document["machine"]["cores"] >= 1 and document["quick"] is True
     assert "| 1 | Client CPU per SIP code exchange |" in completed.stdout
+    assert "| 7 | Peak memory exchanging a 6 MB processed payload |" in completed.stdout
     assert completed.returncode == (0 if document["all_passed"] else 1)
+
+
+def test_the_login_breakdown_runs():
+    completed = subprocess.run([sys.executable, "-m", "bench.login_breakdown", "--logins", "3"], cwd=REPO,
+                               capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert "CPU per returning Civic login:" in completed.stdout
+    assert "record_identity" in completed.stdout and "SIP exchange (client side)" in completed.stdout
