@@ -25,7 +25,6 @@ from django.test import Client
 from django_civic.identities import record_identity
 from django_civic.models import CivicIdentity
 
-from .conftest import EMAIL
 from .hostile import db_rows
 
 pytestmark = pytest.mark.django_db

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import pytest
 from django.core.cache import caches
-from django.test import Client
 
 pytestmark = pytest.mark.django_db
 NONCE = "/civic/auth/nonce/"

@@ -8,7 +8,6 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.cache import caches
 from django.test import Client
-from django.urls import reverse
 
 from django_civic.models import CivicIdentity, VerifiedAttribute
 from django_civic.oidc.session import SESSION_KEY as TOKENS_KEY

@@ -9,7 +9,6 @@ from django.core.exceptions import FieldError, ImproperlyConfigured
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
-from django.utils import timezone
 from hypothesis import given
 from hypothesis import strategies as st
 

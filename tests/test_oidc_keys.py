@@ -9,7 +9,6 @@ import requests
 
 from django_civic.oidc import (
     DiscoveryError,
-    InvalidToken,
     MemoryCache,
     OIDCClient,
     ProviderResponseError,

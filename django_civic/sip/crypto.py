@@ -19,7 +19,6 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, padding, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import (
-    Prehashed,
     decode_dss_signature,
     encode_dss_signature,
 )
@@ -133,38 +132,6 @@ def es256_verify(key: ec.EllipticCurvePublicKey, signing_input: bytes, signature
     except InvalidSignature:
         return False
     return True
-
-
-def es256_verify_text(key: ec.EllipticCurvePublicKey, text: str, end: int, signature: bytes) -> bool:
-    """:func:`es256_verify` of the ASCII ``text[:end]`` (a JWS signing input), hashed chunk by chunk."""
-    if len(signature) != 2 * _COORDINATE_BYTES:
-        return False
-    digest = hashlib.sha256()
-    for start in range(0, end, _CHUNK):
-        digest.update(text[start:min(start + _CHUNK, end)].encode("ascii"))
-    r = int.from_bytes(signature[:_COORDINATE_BYTES], "big")
-    s = int.from_bytes(signature[_COORDINATE_BYTES:], "big")
-    try:
-        key.verify(encode_dss_signature(r, s), digest.digest(), ec.ECDSA(Prehashed(hashes.SHA256())))
-    except InvalidSignature:
-        return False
-    return True
-
-
-def b64_decode_span(text: str, start: int, end: int, *, urlsafe: bool) -> bytearray:
-    """Decode ``text[start:end]``, Base64 already validated by the caller, without copying it whole.
-
-    The span may lack its ``=`` padding (base64url); it is added to the last chunk.
-    """
-    decoded = bytearray()
-    for position in range(start, end, _CHUNK):
-        chunk = text[position:min(position + _CHUNK, end)].encode("ascii")
-        if urlsafe:
-            chunk = chunk.translate(_URLSAFE_TO_STANDARD)
-        if len(chunk) % 4:
-            chunk += b"=" * (-len(chunk) % 4)
-        decoded += binascii.a2b_base64(chunk)
-    return decoded
 
 
 def compact_json(obj: Any) -> str:
