@@ -35,11 +35,10 @@ from ..clients.oidc import get_oidc_client
 from ..conf import civic_settings
 from ..models import CivicIdentity
 from ..oidc import InvalidToken, OIDCError, ProviderUnavailable
+from ..oidc.validation import MAX_TOKEN_LENGTH
 from .bearer_cache import bearer_users
 
 logger = logging.getLogger("django_civic.api.authentication")
-
-_MAX_TOKEN = 16 * 1024
 
 
 class CivicAuthUnavailable(exceptions.APIException):
@@ -109,7 +108,7 @@ class CivicAccessTokenAuthentication(BaseAuthentication):
                                                   code="invalid_token") from None
         try:
             # Parsed once, strictly, here; the validator verifies this same parse.
-            parsed = jws.parse(token, max_length=_MAX_TOKEN)
+            parsed = jws.parse(token, max_length=MAX_TOKEN_LENGTH)
         except jws.JWSError:
             return None  # not a well-formed JWS, so no Civic token: maybe another scheme's
 

@@ -23,6 +23,7 @@ with urllib3, which does that well.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import select
@@ -39,6 +40,10 @@ import urllib3
 from urllib3.exceptions import HTTPError, TimeoutError as UrllibTimeoutError
 
 from . import http11
+
+# What urllib3 logged for these requests before: connections opened and each answer's status, never a
+# path (an S3 payload's URL carries a credential in its query, a user's id in its path).
+logger = logging.getLogger("django_civic.sip.http")
 
 _CONNECT_RETRIES = 2
 _BACKOFF = 0.05  # seconds before the first connect retry, doubled for the next
@@ -209,6 +214,7 @@ class _Origin:
         except (http11.ProtocolError, OSError) as exc:
             sock.close()
             raise _failure(exc) from None
+        logger.debug("%s %s: %d", method, self._host_field, response.status)
         return _DirectResponse(response)
 
     def _idle_socket(self) -> socket.socket | None:
@@ -244,6 +250,7 @@ class _Origin:
             if tls is not None:  # the handshake runs under the connect timeout
                 sock = tls.wrap_socket(sock, server_hostname=self._host)
             sock.settimeout(transport.read_timeout)
+            logger.debug("connection opened to %s", self._host_field)
         except OSError as exc:  # includes ssl.SSLError: a certificate that fails now will fail again
             sock.close()
             raise _failure(exc, connecting=True) from None
