@@ -7,6 +7,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from django_civic.sandbox.testing import SandboxHandle
+from django_civic.sip.crypto import compact_json, load_private_key
+from django_civic.sip.tokens import authorization_header
+
+from .load import Prepared
 
 
 def mint(handle: SandboxHandle, count: int, *, threads: int = 4, **options: Any) -> list[str]:
@@ -35,3 +39,20 @@ def mint_for_users(
 def feeder(codes: list[str]) -> Iterator[str]:
     """Hand out each code once (a code is single use)."""
     yield from codes
+
+
+def signed_exchanges(handle: SandboxHandle, sip: dict[str, Any], codes: list[str]) -> list[Prepared]:
+    """Exchange requests for ``codes`` exactly as ``SIPClient`` sends them, partner-signed now (a partner
+    token lives 3 minutes): the sandbox's own work, without a client's."""
+    key = load_private_key(sip["private_key"])
+    url = handle.sip_exchange_url()
+    prepared = []
+    for code in codes:
+        body = {"authToken": code, "allowS3UploadedPayload": True}
+        headers = {
+            "Accept": "*/*",
+            "Content-Type": "application/json",
+            "Authorization": authorization_header(sip["app_id"], key, sip["app_secret"], sip["api_url"], body),
+        }
+        prepared.append(Prepared(url, compact_json(body).encode(), headers))
+    return prepared

@@ -3,12 +3,17 @@
 Per exchange the client must sign its partner JWT (ES256), MAC the body (HMAC-SHA256), verify Civic's
 data token (ES256) and decrypt the payload (AES-CBC). ``CryptoFloor`` does exactly that on inputs of
 the real sizes, taken from a real exchange, and nothing else: no JSON, no Base64, no HTTP.
+``RawRoundTrips`` adds the one thing no client can avoid either, a round trip over a socket, for context.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import re
+import socket
+from collections.abc import Sequence
+from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives import hashes, padding
 from cryptography.hazmat.primitives import hmac as crypto_hmac
@@ -18,6 +23,8 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from django_civic.sip.crypto import b64url_decode, load_private_key, load_public_key
 from django_civic.sip.tokens import partner_token
+
+from .load import Prepared
 
 
 class CryptoFloor:
@@ -80,3 +87,40 @@ def _ciphertext_size(data_token: str) -> int:
     """Bytes of AES ciphertext in a data token: its ``data`` claim minus the hex IV, un-Base64'd."""
     claims = json.loads(b64url_decode(data_token.split(".")[1]))
     return len(base64.b64decode(claims["data"][32:]))
+
+
+_CONTENT_LENGTH = re.compile(rb"(?im)^content-length:[ \t]*([0-9]+)[ \t]*$")
+
+
+class RawRoundTrips:
+    """Each call sends the next of ``requests`` (all to one host) over one kept-alive socket and reads the
+    answer with nothing but its framing: a round trip's unavoidable cost, without any HTTP library."""
+
+    def __init__(self, requests: Sequence[Prepared]) -> None:
+        parts = urlsplit(requests[0].url)
+        self._sock = socket.create_connection((parts.hostname, parts.port), timeout=10)
+        self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._pending = iter([
+            (f"POST {urlsplit(r.url).path} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+             + "".join(f"{name}: {value}\r\n" for name, value in r.headers.items())
+             + f"Content-Length: {len(r.body)}\r\n\r\n").encode("ascii") + r.body
+            for r in requests
+        ])
+
+    def __call__(self) -> None:
+        self._sock.sendall(next(self._pending))
+        received = b""
+        while b"\r\n\r\n" not in received:
+            chunk = self._sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("the server closed the connection")
+            received += chunk
+        head, _, body = received.partition(b"\r\n\r\n")
+        length = _CONTENT_LENGTH.search(head)
+        if not head.startswith(b"HTTP/1.1 200") or length is None:
+            raise RuntimeError(f"unexpected answer: {head[:100]!r}")
+        while len(body) < int(length[1]):
+            body += self._sock.recv(65536)
+
+    def close(self) -> None:
+        self._sock.close()

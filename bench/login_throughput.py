@@ -23,11 +23,9 @@ import statistics
 import sys
 
 from django_civic.sandbox.testing import SandboxHandle
-from django_civic.sip.crypto import compact_json, load_private_key
-from django_civic.sip.tokens import authorization_header
 
 from . import Options, django_env, load, log, processes
-from .codes import mint, mint_for_users
+from .codes import mint, mint_for_users, signed_exchanges
 from .results import RowResult, Target
 
 KEY = "login_throughput"
@@ -35,24 +33,6 @@ TITLE = "Logins per second, two app servers, sandbox in a third process"
 TARGET = Target(">=", 0.5, "at least 1/2")
 SCHEMA = "bench_login"
 CSRF = "b" * 32  # a CSRF secret as Django's cookie carries it; the header repeats it
-
-
-def _exchange_requests(handle: SandboxHandle, sip: dict, codes: list[str]) -> list[load.Prepared]:
-    """Exchanges exactly as SIPClient sends them, signed now (partner tokens live 3 minutes)."""
-    key = load_private_key(sip["private_key"])
-    url = handle.sip_exchange_url()
-    prepared = []
-    for code in codes:
-        body = {"authToken": code, "allowS3UploadedPayload": True}
-        headers = {
-            "Accept": "*/*",
-            "Content-Type": "application/json",
-            "Authorization": authorization_header(
-                sip["app_id"], key, sip["app_secret"], sip["api_url"], body
-            ),
-        }
-        prepared.append(load.Prepared(url, compact_json(body).encode(), headers))
-    return prepared
 
 
 def _login_requests(app_urls: list[str], codes: list[str]) -> list[load.Prepared]:
@@ -103,7 +83,7 @@ def run(options: Options) -> RowResult:
 
             def sandbox_phase() -> tuple[load.LoadResult, dict[str, float]]:
                 return _measured(
-                    _exchange_requests(handle, sip, mint(handle, exchanges)), threads, time_limit, pids
+                    signed_exchanges(handle, sip, mint(handle, exchanges)), threads, time_limit, pids
                 )
 
             log(f"{KEY}: sign-up of {people} people, then warm-up")
