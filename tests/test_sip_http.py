@@ -391,7 +391,8 @@ def test_a_name_that_does_not_resolve_is_a_transport_error():
 
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory):
-    """A CA, and a certificate it issued for localhost and 127.0.0.1."""
+    """A CA, and a certificate it issued for localhost and 127.0.0.1, with the extensions strict X.509
+    checking wants (Python 3.13's default context sets VERIFY_X509_STRICT: key identifiers, key usage)."""
     folder = tmp_path_factory.mktemp("pki")
     now = datetime.datetime.now(datetime.timezone.utc)
     ca_key = ec.generate_private_key(ec.SECP256R1())
@@ -400,6 +401,10 @@ def pki(tmp_path_factory):
           .serial_number(1).not_valid_before(now - datetime.timedelta(days=1))
           .not_valid_after(now + datetime.timedelta(days=1))
           .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False, key_encipherment=False,
+                                       data_encipherment=False, key_agreement=False, key_cert_sign=True,
+                                       crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
+          .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
           .sign(ca_key, hashes.SHA256()))
 
     def issue(name: str, *addresses: x509.GeneralName) -> tuple[str, str]:
@@ -410,6 +415,11 @@ def pki(tmp_path_factory):
                 .not_valid_before(now - datetime.timedelta(days=1))
                 .not_valid_after(now + datetime.timedelta(days=1))
                 .add_extension(x509.SubjectAlternativeName(list(addresses)), critical=False)
+                .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+                .add_extension(x509.ExtendedKeyUsage([x509.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+                .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+                .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
+                               critical=False)
                 .sign(ca_key, hashes.SHA256()))
         cert_path, key_path = folder / f"{name}.pem", folder / f"{name}.key"
         cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
