@@ -10,6 +10,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from ..http_responses import read_capped, retry_after
 from .errors import ProviderError, ProviderResponseError, ProviderUnavailable
 
 MAX_RESPONSE_BYTES = 1024 * 1024
@@ -43,22 +44,11 @@ def send(session: requests.Session, method: str, url: str, *, timeout: Any, what
 def read_body(response: requests.Response, limit: int = MAX_RESPONSE_BYTES) -> bytes:
     """Read a streamed body, refusing more than ``limit`` bytes (the header may lie or be absent)."""
     try:
-        declared = int(response.headers.get("Content-Length") or 0)
-        if declared > limit:
-            raise ProviderResponseError(f"the response is larger than {limit} bytes")
-        chunks, size = [], 0
-        for chunk in response.iter_content(64 * 1024):
-            size += len(chunk)
-            if size > limit:
-                raise ProviderResponseError(f"the response is larger than {limit} bytes")
-            chunks.append(chunk)
-        return b"".join(chunks)
+        return read_capped(response, limit, ProviderResponseError)
     except requests.Timeout:
         raise ProviderUnavailable("Civic Auth's response did not arrive in time") from None
     except requests.RequestException as exc:
         raise ProviderUnavailable(f"Civic Auth's response broke off ({type(exc).__name__})") from None
-    finally:
-        response.close()
 
 
 def read_json(response: requests.Response, what: str) -> dict[str, Any]:
@@ -101,12 +91,6 @@ def _clean(value: Any, limit: int) -> str:
     if not isinstance(value, str):
         return ""
     return re.sub(r"[^\x20-\x7e]+", " ", value).strip()[:limit]
-
-
-def retry_after(value: str | None) -> int | None:
-    if value and value.strip().isdigit():
-        return int(value.strip())
-    return None
 
 
 def max_age(response: requests.Response) -> int | None:

@@ -20,6 +20,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from ..http_responses import read_capped, retry_after
 from . import errors
 from .parsing import check_identity_id, check_session_id, extract_proof, parse_identity
 from .tokens import REFRESH_MARGIN, TokenCache
@@ -229,7 +230,7 @@ class ProofingClient:
             raise errors.ProofingNotFound(f"{service} does not know this identity ({status})", status=status)
         if status == 429:
             raise errors.ProofingRateLimited(f"{service} is throttling requests (429)",
-                                             retry_after=_retry_after(response.headers.get("Retry-After")))
+                                             retry_after=retry_after(response.headers.get("Retry-After")))
         if status >= 500:
             raise errors.ProofingUpstreamError(f"{service} failed ({status})", status=status)
         raise errors.ProofingMalformedResponse(f"{service} answered an unexpected status {status}",
@@ -263,28 +264,10 @@ def _read_capped(response: requests.Response, limit: int,
                  error: type[errors.ProofingError] = errors.ProofingResponseTooLarge) -> bytes:
     """Read a streamed body, refusing more than ``limit`` bytes (Content-Length may lie or be absent)."""
     try:
-        declared = int(response.headers.get("Content-Length") or 0)
-        if declared > limit:
-            raise error(f"the response is larger than {limit} bytes")
-        chunks = []
-        size = 0
-        for chunk in response.iter_content(64 * 1024):
-            size += len(chunk)
-            if size > limit:
-                raise error(f"the response is larger than {limit} bytes")
-            chunks.append(chunk)
-        return b"".join(chunks)
+        return read_capped(response, limit, error)
     except ValueError:
         raise errors.ProofingMalformedResponse("the response has an invalid Content-Length") from None
     except requests.Timeout:
         raise errors.ProofingTimeout("IDEMIA's response did not arrive in time") from None
     except requests.RequestException as exc:
         raise errors.ProofingConnectionError(f"IDEMIA's response broke off ({type(exc).__name__})") from None
-    finally:
-        response.close()
-
-
-def _retry_after(value: str | None) -> int | None:
-    if value and value.strip().isdigit():
-        return int(value.strip())
-    return None

@@ -6,6 +6,7 @@ import json
 import logging
 from typing import Any
 
+from ..http_responses import retry_after
 from . import errors
 from .crypto import BodyMac, KeyFormatError, aes_decrypt, load_private_key, load_public_key
 from .http import BodyTooLarge, Response, Transport, TransportError
@@ -139,7 +140,7 @@ class SIPClient:
             raise errors.SIPMethodNotAllowed("Civic answered 405 Method Not Allowed", status=status)
         if status == 429:
             raise errors.SIPRateLimited("Civic is throttling requests (429)", status=status,
-                                        retry_after=_retry_after(response.header("Retry-After")))
+                                        retry_after=retry_after(response.header("Retry-After")))
         if status == 504:
             raise errors.SIPGatewayTimeout("Civic's gateway timed out (504)", status=status)
         if status >= 500:
@@ -255,10 +256,3 @@ def _read_capped(response: Response, limit: int,
         if exc.timeout:
             raise errors.SIPTimeout("Civic's response did not arrive in time") from None
         raise errors.SIPConnectionError(f"Civic's response broke off ({exc.kind})") from None
-
-
-def _retry_after(value: str | None) -> int | None:
-    if value and value.strip().isdigit():
-        return int(value.strip())
-    return None
-
