@@ -204,7 +204,7 @@ def _find_returning(provider: str, subject: str) -> CivicIdentity | None:
     """``_find()`` for the common case, a returning login, without the ORM's query building."""
     if not login_sql.supported():
         return _find(provider, subject)
-    return next((i for i in login_sql.find_identity(provider, subject) if i.matches(provider, subject)), None)
+    return _exact_match(login_sql.find_identity(provider, subject), provider, subject)
 
 
 def _find(provider: str, subject: str, *, lock: bool = False) -> CivicIdentity | None:
@@ -213,10 +213,12 @@ def _find(provider: str, subject: str, *, lock: bool = False) -> CivicIdentity |
         # A locking read sees rows committed after this transaction's snapshot (MySQL REPEATABLE READ).
         queryset = queryset.select_for_update(of=("self",)) if connection.features.has_select_for_update_of \
             else queryset.select_for_update()
-    for identity in queryset:
-        if identity.matches(provider, subject):
-            return identity
-    return None
+    return _exact_match(queryset, provider, subject)
+
+
+def _exact_match(candidates: Iterable[CivicIdentity], provider: str, subject: str) -> CivicIdentity | None:
+    """The candidate whose key is exactly ``(provider, subject)``: the database may have ignored case."""
+    return next((identity for identity in candidates if identity.matches(provider, subject)), None)
 
 
 def _create_identity(provider: str, subject: str, make_user: Any) -> tuple[CivicIdentity, bool]:
