@@ -12,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django_civic import signals
 from django_civic.adapter import DefaultCivicAdapter
 from django_civic.exceptions import (
+    CivicLoginError,
     IdentityLinkedElsewhere,
     InactiveUser,
     InvalidIdentity,
@@ -262,6 +263,25 @@ def test_identity_key_is_compared_exactly(make_attributes):
         assert login(make_attributes(), subject=other).user.pk != first.user.pk
     assert login(make_attributes(), subject="AbC", provider="idemia").user.pk != first.user.pk
     assert CivicIdentity.objects.filter(user=first.user).count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL (CIVIC_TEST_DB=postgres)")
+def test_a_case_insensitive_collation_never_logs_a_case_variant_into_the_account(make_attributes):
+    """CVE-2024-32879: the database says "abc" = "AbC"; only the exact comparison in Python stands
+    between that and an account takeover. The other spelling is refused, the owner's account untouched."""
+    table = connection.ops.quote_name(CivicIdentity._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE COLLATION civic_test_ci (provider = icu, locale = 'und-u-ks-level2', "
+                       "deterministic = false)")
+        cursor.execute(f'ALTER TABLE {table} ALTER COLUMN "subject" TYPE varchar(191) COLLATE civic_test_ci')
+    first = login(make_attributes(), subject="AbC")
+    assert CivicIdentity.objects.filter(subject="abc").count() == 1  # the database matches the variant
+    with pytest.raises(CivicLoginError) as refused:
+        login(make_attributes(email="mallory@example.com"), subject="abc")
+    assert refused.value.code == "identity_conflict" and refused.value.status == 409
+    assert list(CivicIdentity.objects.values_list("subject", "user")) == [("AbC", first.user.pk)]
+    assert VerifiedAttribute.objects.get(label=EMAIL).value == "ann@example.com"
 
 
 @pytest.mark.parametrize("provider, subject", [
