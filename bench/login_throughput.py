@@ -12,15 +12,23 @@ loopback only, bounded in count and time) alternates two kinds of phase:
 
 Codes are minted before each phase. Measured: logins/s (median of the app phases); reference: the
 sandbox's exchanges/s (median of its phases). Target: at least half. The added latency is the app
-phases' p50/p99 minus the sandbox phases'. The details add each process's CPU per request.
+phases' p50/p99 minus the sandbox phases'.
+
+The details add the CPU per request of each process (the app servers, the sandbox, PostgreSQL's
+backends, Redis, this load generator) and of the whole machine, kernel included, and how many CPUs were
+busy. Everything shares this machine's CPUs, so from those the row works out what the machine allows:
+the ratio it could reach if the app servers cost nothing (``ceiling``), and the app servers' CPU per
+login that the target leaves (``app_cpu_budget_ms``).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import statistics
 import sys
+import time
 
 from django_civic.sandbox.testing import SandboxHandle
 
@@ -120,6 +128,14 @@ def run(options: Options) -> RowResult:
     def cpu(kind: str, who: str) -> float:
         return round(statistics.median(c[who] for _, c in results[kind]) * 1e3, 2)
 
+    app_cpu = {who: cpu("app", who) for who in CPU_USERS}
+    limits = machine_limits(app_cpu, sandbox_rate, cpus=len(os.sched_getaffinity(0)))
+    log(f"{KEY}: CPU per login (ms): {app_cpu}")
+    log(
+        f"{KEY}: on {limits['cpus']} CPUs, app servers that cost nothing would reach {limits['ceiling']:.2f}x; "
+        f"{TARGET.text} leaves them {limits['app_cpu_budget_ms']:.2f} ms of CPU per login"
+    )
+
     return RowResult.judged(
         KEY,
         TITLE,
@@ -139,9 +155,12 @@ def run(options: Options) -> RowResult:
                 for kind in results
             },
             "cpu_ms_per_request": {
-                "app phases": {"app servers": cpu("app", "app servers"), "sandbox": cpu("app", "sandbox")},
-                "sandbox phases": {"sandbox": cpu("sandbox", "sandbox")},
+                "app phases": app_cpu,
+                "sandbox phases": {who: cpu("sandbox", who) for who in ("sandbox", "load generator", "whole machine")},
             },
+            "busy_cpus": {kind: round(statistics.median(c["busy cpus"] for _, c in results[kind]), 2)
+                          for kind in results},
+            **limits,
             "threads": threads,
             "requests_per_phase": {"app": logins, "sandbox": exchanges},
             "phases": phases,
@@ -150,18 +169,49 @@ def run(options: Options) -> RowResult:
     )
 
 
+# Whose CPU a phase accounts for: the processes the row started, the servers they use, and itself;
+# "whole machine" is every CPU's busy time, kernel included.
+CPU_USERS = ("app servers", "sandbox", "PostgreSQL", "Redis", "load generator", "whole machine")
+_COMMANDS = {"PostgreSQL": "postgres", "Redis": "redis-server"}
+
+
+def machine_limits(cpu_ms: dict[str, float], sandbox_rate: float, *, cpus: int) -> dict[str, float]:
+    """What ``cpus`` CPUs allow, from the app phases' CPU per login in milliseconds.
+
+    All processes share the CPUs, so at full load ``rate * whole machine's CPU per login = cpus``.
+    ``ceiling``: the ratio the row would reach if the app servers cost nothing (the rest of the machine
+    fills the CPUs, or the sandbox, one process, fills one); ``app_cpu_budget_ms``: the app servers' CPU
+    per login at which the target's rate would just fit (negative: not even free app servers reach it).
+    """
+    others_ms = cpu_ms["whole machine"] - cpu_ms["app servers"]
+    ceiling_rate = min(cpus * 1e3 / others_ms, 1e3 / cpu_ms["sandbox"])
+    return {
+        "cpus": cpus,
+        "ceiling": round(ceiling_rate / sandbox_rate, 3),
+        "app_cpu_budget_ms": round(cpus * 1e3 / (TARGET.value * sandbox_rate) - others_ms, 2),
+    }
+
+
+def _cpu_now(pids: dict) -> dict[str, float]:
+    servers = processes.cpu_seconds_by_command(list(_COMMANDS.values()))
+    return {
+        "app servers": sum(processes.process_cpu_seconds(pid) for pid in pids["app servers"]),
+        "sandbox": processes.process_cpu_seconds(pids["sandbox"]),
+        **{who: servers[command] for who, command in _COMMANDS.items()},
+        "load generator": time.process_time(),
+        "whole machine": processes.machine_busy_seconds(),
+    }
+
+
 def _measured(
     requests: list[load.Prepared], threads: int, time_limit: float, pids: dict
 ) -> tuple[load.LoadResult, dict[str, float]]:
-    """Run one phase; return its result and the CPU seconds per completed request of each process."""
-    before = {
-        "sandbox": processes.process_cpu_seconds(pids["sandbox"]),
-        "app servers": sum(processes.process_cpu_seconds(pid) for pid in pids["app servers"]),
-    }
+    """Run one phase; return its result, the CPU seconds per completed request of each of ``CPU_USERS``,
+    and how many of the machine's CPUs were busy on average (``busy cpus``)."""
+    before = _cpu_now(pids)
     result = load.run(requests, threads=threads, time_limit=time_limit)
-    after = {
-        "sandbox": processes.process_cpu_seconds(pids["sandbox"]),
-        "app servers": sum(processes.process_cpu_seconds(pid) for pid in pids["app servers"]),
-    }
+    after = _cpu_now(pids)
     done = max(1, result.completed)
-    return result, {who: (after[who] - before[who]) / done for who in before}
+    spent = {who: (after[who] - before[who]) / done for who in before}
+    spent["busy cpus"] = spent["whole machine"] * done / max(result.seconds, 1e-9)
+    return result, spent

@@ -142,9 +142,39 @@ def sandbox() -> Iterator[Child]:
 
 def process_cpu_seconds(pid: int) -> float:
     """User + system CPU time of another process so far, from /proc (Linux)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    ticks = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / ticks
+    return _cpu_seconds(Path(f"/proc/{pid}/stat").read_text())
+
+
+def cpu_seconds_by_command(commands: Sequence[str]) -> dict[str, float]:
+    """CPU time so far of every process whose command name is one of ``commands``, summed per name.
+
+    For the servers the benchmark does not start itself (PostgreSQL's backends, Redis): a process that
+    exits between two readings is missed, one that starts between them counts from zero.
+    """
+    totals = dict.fromkeys(commands, 0.0)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:  # it exited while we looked
+            continue
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        if name in totals:
+            totals[name] += _cpu_seconds(stat)
+    return totals
+
+
+def machine_busy_seconds() -> float:
+    """CPU time all of this machine's CPUs have spent not idle so far, from /proc/stat (Linux)."""
+    ticks = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle, iowait = ticks[3], ticks[4]
+    return (sum(ticks[:8]) - idle - iowait) / os.sysconf("SC_CLK_TCK")  # guest time is already in user
+
+
+def _cpu_seconds(stat: str) -> float:
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def run_json(argv: Sequence[str], *, env: dict[str, str] | None = None, timeout: float) -> dict[str, Any]:

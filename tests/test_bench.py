@@ -6,13 +6,15 @@ No timing is asserted anywhere (these machines are noisy); the figures of a quic
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from bench import rows
+from bench import processes, rows
+from bench.login_throughput import machine_limits
 from bench.measure import percentile, side_by_side
 from bench.results import RowResult, Target, format_ratio, table
 
@@ -105,3 +107,26 @@ def test_the_login_breakdown_runs():
     assert completed.returncode == 0, completed.stderr[-2000:]
     assert "CPU per returning Civic login:" in completed.stdout
     assert "record_identity" in completed.stdout and "SIP exchange (client side)" in completed.stdout
+
+
+def test_row_3_works_out_what_the_machine_allows():
+    # 2 CPUs; per login the app servers spend 8 ms, everything else 4 ms (of which the sandbox 2 ms).
+    cpu_ms = {"app servers": 8.0, "sandbox": 2.0, "whole machine": 12.0}
+    # Free app servers: the rest fills 2 CPUs at 500 logins/s, as the sandbox fills its one: 500/800.
+    assert machine_limits(cpu_ms, 800.0, cpus=2) == {"cpus": 2, "ceiling": 0.625, "app_cpu_budget_ms": 1.0}
+    # With more CPUs the sandbox, one process, is the limit; the budget grows with the CPUs.
+    assert machine_limits(cpu_ms, 800.0, cpus=8) == {"cpus": 8, "ceiling": 0.625, "app_cpu_budget_ms": 16.0}
+    # The rest of the machine alone over-fills the CPUs the target needs: a negative budget.
+    assert machine_limits(cpu_ms, 1200.0, cpus=2)["app_cpu_budget_ms"] < 0
+
+
+def test_cpu_readings_count_this_process_and_grow_with_work():
+    command = Path("/proc/self/comm").read_text().strip()
+    before_machine = processes.machine_busy_seconds()
+    before = processes.cpu_seconds_by_command([command, "no-such-command"])
+    sum(i * i for i in range(3_000_000))  # some CPU work of our own
+    after = processes.cpu_seconds_by_command([command, "no-such-command"])
+    assert after["no-such-command"] == 0.0
+    assert after[command] > before[command]
+    assert after[command] >= processes.process_cpu_seconds(os.getpid())
+    assert processes.machine_busy_seconds() > before_machine
