@@ -132,8 +132,8 @@ def run(options: Options) -> RowResult:
     limits = machine_limits(app_cpu, sandbox_rate, cpus=len(os.sched_getaffinity(0)))
     log(f"{KEY}: CPU per login (ms): {app_cpu}")
     log(
-        f"{KEY}: on {limits['cpus']} CPUs, app servers that cost nothing would reach {limits['ceiling']:.2f}x; "
-        f"{TARGET.text} leaves them {limits['app_cpu_budget_ms']:.2f} ms of CPU per login"
+        f"{KEY}: on {limits['cpus']} CPUs, app servers that cost nothing would reach {limits['ceiling']}x; "
+        f"{TARGET.text} leaves them {limits['app_cpu_budget_ms']} ms of CPU per login"
     )
 
     return RowResult.judged(
@@ -175,19 +175,23 @@ CPU_USERS = ("app servers", "sandbox", "PostgreSQL", "Redis", "load generator", 
 _COMMANDS = {"PostgreSQL": "postgres", "Redis": "redis-server"}
 
 
-def machine_limits(cpu_ms: dict[str, float], sandbox_rate: float, *, cpus: int) -> dict[str, float]:
+def machine_limits(cpu_ms: dict[str, float], sandbox_rate: float, *, cpus: int) -> dict[str, float | None]:
     """What ``cpus`` CPUs allow, from the app phases' CPU per login in milliseconds.
 
     All processes share the CPUs, so at full load ``rate * whole machine's CPU per login = cpus``.
     ``ceiling``: the ratio the row would reach if the app servers cost nothing (the rest of the machine
-    fills the CPUs, or the sandbox, one process, fills one); ``app_cpu_budget_ms``: the app servers' CPU
+    fills the CPUs, or the sandbox, one process, fills one); None if a reading was too small to tell (the
+    clock ticks every 10 ms, which a quick run may not reach). ``app_cpu_budget_ms``: the app servers' CPU
     per login at which the target's rate would just fit (negative: not even free app servers reach it).
     """
     others_ms = cpu_ms["whole machine"] - cpu_ms["app servers"]
-    ceiling_rate = min(cpus * 1e3 / others_ms, 1e3 / cpu_ms["sandbox"])
+    if others_ms > 0 and cpu_ms["sandbox"] > 0:
+        ceiling = round(min(cpus * 1e3 / others_ms, 1e3 / cpu_ms["sandbox"]) / sandbox_rate, 3)
+    else:
+        ceiling = None
     return {
         "cpus": cpus,
-        "ceiling": round(ceiling_rate / sandbox_rate, 3),
+        "ceiling": ceiling,
         "app_cpu_budget_ms": round(cpus * 1e3 / (TARGET.value * sandbox_rate) - others_ms, 2),
     }
 

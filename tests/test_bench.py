@@ -118,6 +118,8 @@ def test_row_3_works_out_what_the_machine_allows():
     assert machine_limits(cpu_ms, 800.0, cpus=8) == {"cpus": 8, "ceiling": 0.625, "app_cpu_budget_ms": 16.0}
     # The rest of the machine alone over-fills the CPUs the target needs: a negative budget.
     assert machine_limits(cpu_ms, 1200.0, cpus=2)["app_cpu_budget_ms"] < 0
+    # A quick run may read no CPU tick for the sandbox: no ceiling rather than a division by zero.
+    assert machine_limits({**cpu_ms, "sandbox": 0.0}, 800.0, cpus=2)["ceiling"] is None
 
 
 def test_cpu_readings_count_this_process_and_grow_with_work():
