@@ -156,7 +156,9 @@ def run(options: Options) -> RowResult:
             },
             "cpu_ms_per_request": {
                 "app phases": app_cpu,
-                "sandbox phases": {who: cpu("sandbox", who) for who in ("sandbox", "load generator", "whole machine")},
+                "sandbox phases": {
+                    who: cpu("sandbox", who) for who in ("sandbox", "load generator", "whole machine")
+                },
             },
             "busy_cpus": {kind: round(statistics.median(c["busy cpus"] for _, c in results[kind]), 2)
                           for kind in results},
@@ -215,7 +217,7 @@ def _measured(
     before = _cpu_now(pids)
     result = load.run(requests, threads=threads, time_limit=time_limit)
     after = _cpu_now(pids)
-    done = max(1, result.completed)
-    spent = {who: (after[who] - before[who]) / done for who in before}
-    spent["busy cpus"] = spent["whole machine"] * done / max(result.seconds, 1e-9)
+    used = {who: after[who] - before[who] for who in before}
+    spent = {who: seconds / max(1, result.completed) for who, seconds in used.items()}
+    spent["busy cpus"] = used["whole machine"] / max(result.seconds, 1e-9)
     return result, spent
