@@ -166,10 +166,12 @@ def cpu_seconds_by_command(commands: Sequence[str]) -> dict[str, float]:
 
 
 def machine_busy_seconds() -> float:
-    """CPU time all of this machine's CPUs have spent not idle so far, from /proc/stat (Linux)."""
+    """CPU time all of this machine's CPUs have spent working so far (user, system, interrupts), from
+    /proc/stat (Linux)."""
     ticks = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle, iowait = ticks[3], ticks[4]
-    return (sum(ticks[:8]) - idle - iowait) / os.sysconf("SC_CLK_TCK")  # guest time is already in user
+    user, nice, system, _idle, _iowait, irq, softirq = ticks[:7]
+    # Not steal (the hypervisor running someone else) nor guest (already counted in user).
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
 
 
 def _cpu_seconds(stat: str) -> float:
