@@ -80,17 +80,13 @@ def run(options: Options) -> RowResult:
         )
         provider_calls = sum(handle.oidc_stats().values())
 
-    row = RowResult.judged(
+    row = RowResult.cpu_side_by_side(
         KEY,
         TITLE,
-        measured=result.measured_median * 1e6,
-        measured_unit="µs CPU",
-        reference=result.reference_median * 1e6,
-        reference_unit="µs CPU",
-        ratio=result.ratio,
+        result,
+        unit="µs",
         target=TARGET,
         details={
-            **result.spread(),
             "network_calls_during_measurement": provider_calls,
             "algorithm": header["alg"],
             "requests_measured": rounds * batch,

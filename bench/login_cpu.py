@@ -91,17 +91,13 @@ def run(options: Options) -> RowResult:
             db_bare_result = side_by_side(
                 lambda: per_op(db_bare, batch), lambda: per_op(db_civic, batch), db_rounds)
 
-    return RowResult.judged(
+    return RowResult.cpu_side_by_side(
         KEY,
         TITLE,
-        measured=result.measured_median * 1e3,
-        measured_unit="ms CPU",
-        reference=result.reference_median * 1e3,
-        reference_unit="ms CPU",
-        ratio=result.ratio,
+        result,
+        unit="ms",
         target=TARGET,
         details={
-            **result.spread(),
             "password_hasher": settings.PASSWORD_HASHERS[0],
             "iterations": getattr(hasher, "iterations", None),
             "session_engine": settings.SESSION_ENGINE,

@@ -14,9 +14,12 @@ import subprocess
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import rows as rows_module
+
+if TYPE_CHECKING:
+    from .measure import SideBySide
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
@@ -77,6 +80,25 @@ class RowResult:
             "pass" if target.met_by(ratio) else "fail",
             note,
             details or {},
+        )
+
+    @classmethod
+    def cpu_side_by_side(
+        cls, key: str, title: str, result: SideBySide, *, unit: str, target: Target, details: dict[str, Any]
+    ) -> RowResult:
+        """A row of CPU time per operation, measured side by side: both medians in ``unit`` ("µs" or
+        "ms"), the median ratio, and the ratio's spread ahead of ``details``."""
+        scale = {"µs": 1e6, "ms": 1e3}[unit]
+        return cls.judged(
+            key,
+            title,
+            measured=result.measured_median * scale,
+            measured_unit=f"{unit} CPU",
+            reference=result.reference_median * scale,
+            reference_unit=f"{unit} CPU",
+            ratio=result.ratio,
+            target=target,
+            details={**result.spread(), **details},
         )
 
     @classmethod

@@ -91,17 +91,13 @@ def run(options: Options) -> RowResult:
             )
 
     parts = {name: per_op(getattr(floor, name), 200) * 1e6 for name in ("sign", "mac", "verify", "decrypt")}
-    return RowResult.judged(
+    return RowResult.cpu_side_by_side(
         KEY,
         TITLE,
-        measured=result.measured_median * 1e6,
-        measured_unit="µs CPU",
-        reference=result.reference_median * 1e6,
-        reference_unit="µs CPU",
-        ratio=result.ratio,
+        result,
+        unit="µs",
         target=TARGET,
         details={
-            **result.spread(),
             "floor_parts_us": {k: round(v, 1) for k, v in parts.items()},
             "precheck_us": round(precheck.measured_median * 1e6, 1),
             "precheck_vs_bare_verify": round(precheck.ratio, 2),
