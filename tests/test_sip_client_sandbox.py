@@ -386,8 +386,8 @@ def test_errors_are_all_sip_errors_and_leak_no_secret(civic_sandbox):
 
 def test_debug_log_names_the_host_and_status_never_the_path(civic_sandbox, caplog):
     code = civic_sandbox.mint_code("alice", "BASIC_SIGNUP")["authToken"]
-    with caplog.at_level("DEBUG", logger="django_civic.sip.http"):
+    with caplog.at_level("DEBUG", logger="django_civic.protocols.http"):
         civic_sandbox.sip_client().exchange_code(code)
-    messages = [r.getMessage() for r in caplog.records if r.name == "django_civic.sip.http"]
+    messages = [r.getMessage() for r in caplog.records if r.name == "django_civic.protocols.http"]
     assert any(re.fullmatch(r"POST 127\.0\.0\.1:\d+: 200", m) for m in messages), messages
     assert not any("scopeRequest" in m or code in m for m in messages)

@@ -29,7 +29,8 @@ from .errors import (
     ProviderResponseError,
     TokenExchangeError,
 )
-from .http import make_session, raise_for_status, read_json, send
+from ..protocols.http import ProcessSession
+from .http import raise_for_status, read_json, send
 from .jwks import KeySet
 from .pkce import random_token, new_verifier, s256_challenge
 from .types import AuthorizationRequest, TokenResponse
@@ -79,7 +80,7 @@ class OIDCClient:
         self.timeout = timeout
         self.clock = clock
         self.cache: Cache = cache if cache is not None else MemoryCache()
-        self._http = session or make_session()
+        self._http = ProcessSession(session=session)
         self._discovery = Discovery(
             issuer, self._http,
             DocumentCache(self.cache, "discovery", ttl=discovery_cache_seconds, clock=clock),
@@ -179,7 +180,7 @@ class OIDCClient:
         endpoint = self.metadata().userinfo_endpoint
         if not endpoint:
             raise ProviderResponseError("the provider has no userinfo endpoint")
-        response = send(self._http, "GET", endpoint, timeout=self.timeout, what="userinfo",
+        response = send(self._http.get(), "GET", endpoint, timeout=self.timeout, what="userinfo",
                         headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"})
         if response.status_code == 401:
             # RFC 6750 3.1: the access token itself was refused (expired, revoked, or never a token): the
@@ -289,7 +290,7 @@ class OIDCClient:
             headers["Authorization"] = self._basic()
         elif not basic:
             form = {**form, "client_id": self.client_id}
-        response = send(self._http, "POST", self.metadata().token_endpoint, timeout=timeout or self.timeout,
+        response = send(self._http.get(), "POST", self.metadata().token_endpoint, timeout=timeout or self.timeout,
                         what=what, data=form, headers=headers)
         if error_class is not None:
             raise_for_status(response, what, error_class)

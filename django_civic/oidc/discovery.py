@@ -7,8 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-import requests
-
+from ..protocols.http import ProcessSession
 from .documents import DocumentCache
 from .errors import DiscoveryError, OIDCError
 from .http import max_age, raise_for_status, read_json, send
@@ -75,7 +74,7 @@ class ProviderMetadata:
 class Discovery:
     """Fetch and cache one issuer's metadata; serve a stale copy only while the provider fails."""
 
-    def __init__(self, issuer: str, session: requests.Session, documents: DocumentCache, *,
+    def __init__(self, issuer: str, session: ProcessSession, documents: DocumentCache, *,
                  timeout: Any, cooldown: float = 30) -> None:
         self.issuer = issuer
         self.url = discovery_url(issuer)
@@ -106,7 +105,7 @@ class Discovery:
             return self._metadata(cached.document)
 
     def _fetch(self) -> ProviderMetadata:
-        response = send(self.session, "GET", self.url, timeout=self.timeout, what="discovery",
+        response = send(self.session.get(), "GET", self.url, timeout=self.timeout, what="discovery",
                         headers={"Accept": "application/json"})
         try:
             raise_for_status(response, "discovery")

@@ -1,4 +1,4 @@
-"""HTTP plumbing shared by the OIDC client: one pooled session, capped JSON reads, error mapping."""
+"""The OIDC client's HTTP: its error mapping over the shared sessions of :mod:`django_civic.protocols.http`."""
 
 from __future__ import annotations
 
@@ -7,36 +7,22 @@ import re
 from typing import Any
 
 import requests
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
 
-from ..http_responses import read_capped, retry_after
+from ..protocols import http
 from .errors import ProviderError, ProviderResponseError, ProviderUnavailable
 
 MAX_RESPONSE_BYTES = 1024 * 1024
 _MAX_MESSAGE = 200
 
 
-def make_session(pool_size: int = 10) -> requests.Session:
-    session = requests.Session()
-    # Codes and refresh tokens are single use, so only failures *before* a request is sent (DNS,
-    # refused connections) are retried; a request that may have reached the provider never is.
-    retry = Retry(total=None, connect=2, read=0, redirect=0, status=0, other=0, allowed_methods=None,
-                  backoff_factor=0.05, raise_on_status=False)
-    adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=retry)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    return session
-
-
 def send(session: requests.Session, method: str, url: str, *, timeout: Any, what: str,
          **kwargs: Any) -> requests.Response:
     """Send a request; transport failures become :class:`ProviderUnavailable` naming ``what``."""
     try:
-        return session.request(method, url, timeout=timeout, allow_redirects=False, stream=True, **kwargs)
+        return http.send(session, method, url, timeout=timeout, **kwargs)
     except requests.Timeout:
         raise ProviderUnavailable(f"Civic Auth did not answer the {what} request in time") from None
-    except requests.RequestException as exc:
+    except OSError as exc:  # requests' own errors, and a CA bundle that cannot be read
         raise ProviderUnavailable(
             f"Civic Auth could not be reached for the {what} ({type(exc).__name__})") from None
 
@@ -44,10 +30,12 @@ def send(session: requests.Session, method: str, url: str, *, timeout: Any, what
 def read_body(response: requests.Response, limit: int = MAX_RESPONSE_BYTES) -> bytes:
     """Read a streamed body, refusing more than ``limit`` bytes (the header may lie or be absent)."""
     try:
-        return read_capped(response, limit, ProviderResponseError)
+        return http.read_capped(response, limit)
+    except http.BodyTooLarge:
+        raise ProviderResponseError(f"the response is larger than {limit} bytes") from None
     except requests.Timeout:
         raise ProviderUnavailable("Civic Auth's response did not arrive in time") from None
-    except requests.RequestException as exc:
+    except OSError as exc:
         raise ProviderUnavailable(f"Civic Auth's response broke off ({type(exc).__name__})") from None
 
 
@@ -83,7 +71,7 @@ def raise_for_status(response: requests.Response, what: str,
     if description:
         detail += f" ({description})"
     raise error_class(f"Civic Auth refused the {what} request ({status}){detail}", status=status,
-                      error=error, retry_after=retry_after(response.headers.get("Retry-After")))
+                      error=error, retry_after=http.retry_after(response.headers.get("Retry-After")))
 
 
 def _clean(value: Any, limit: int) -> str:

@@ -11,7 +11,8 @@ from typing import Any
 
 import requests
 
-from .http import make_session, send
+from ..protocols.http import ProcessSession
+from .http import send
 
 DEFAULT_HUB_URL = "https://app.civic.com/hub/mcp"
 USER_AGENT = "django-civic"
@@ -34,7 +35,7 @@ def hub_headers(access_token: str, profile_id: str | None = None, *,
     return headers
 
 
-_default_session: requests.Session | None = None
+_default_session = ProcessSession()
 
 
 def call_hub(access_token: str, payload: Any, *, url: str = DEFAULT_HUB_URL, profile_id: str | None = None,
@@ -44,9 +45,5 @@ def call_hub(access_token: str, payload: Any, *, url: str = DEFAULT_HUB_URL, pro
 
     Raises :class:`~django_civic.oidc.errors.ProviderUnavailable` when the hub cannot be reached.
     """
-    global _default_session
-    if session is None:
-        _default_session = _default_session or make_session()
-        session = _default_session
-    return send(session, "POST", url, timeout=timeout, what="hub", json=payload,
+    return send(session or _default_session.get(), "POST", url, timeout=timeout, what="hub", json=payload,
                 headers=hub_headers(access_token, profile_id, session_id=session_id))

@@ -16,9 +16,9 @@ from functools import lru_cache
 from typing import Any
 
 import jwt
-import requests
 
 from .. import jws
+from ..protocols.http import ProcessSession
 from .documents import DocumentCache
 from .errors import OIDCError, ProviderResponseError, UnknownSigningKey
 from .http import max_age, raise_for_status, read_json, send
@@ -76,7 +76,7 @@ def find_key(document: dict[str, Any], kid: str | None, alg: str) -> Any | None:
 
 
 class KeySet:
-    def __init__(self, jwks_uri: str, session: requests.Session, documents: DocumentCache, *,
+    def __init__(self, jwks_uri: str, session: ProcessSession, documents: DocumentCache, *,
                  timeout: Any, cooldown: float) -> None:
         self.jwks_uri = jwks_uri
         self.session = session
@@ -133,7 +133,7 @@ class KeySet:
             return stale
 
     def fetch(self) -> dict[str, Any]:
-        response = send(self.session, "GET", self.jwks_uri, timeout=self.timeout, what="JWKS",
+        response = send(self.session.get(), "GET", self.jwks_uri, timeout=self.timeout, what="JWKS",
                         headers={"Accept": "application/json"})
         raise_for_status(response, "JWKS")
         age = max_age(response)

@@ -17,10 +17,8 @@ from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
 
-from ..http_responses import read_capped, retry_after
+from ..protocols import http
 from . import errors
 from .parsing import check_identity_id, check_session_id, extract_proof, parse_identity
 from .tokens import REFRESH_MARGIN, TokenCache
@@ -32,19 +30,6 @@ _MAX_JSON_BYTES = 1024 * 1024
 DEFAULT_MAX_PROOF_BYTES = 64 * 1024 * 1024
 # The "Create Session URL" IDEMIA's portal shows ends with this; the client wants the rp-handler base URL.
 _SESSIONS_PATH = "api/v1/sessions"
-
-
-def _http_session(pool_size: int) -> requests.Session:
-    session = requests.Session()
-    # Only failures before a request is sent are retried here: creating a session is not idempotent, and
-    # re-requesting the proof could close IDEMIA's transaction twice. The app retries the rest with backoff.
-    # read=False re-raises a read timeout as itself (read=0 would turn it into a generic connection error).
-    retry = Retry(total=None, connect=2, read=False, redirect=0, status=0, other=0, allowed_methods=None,
-                  backoff_factor=0.05, raise_on_status=False)
-    adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=retry)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    return session
 
 
 def _base(url: str, name: str, *, strip: str = "") -> str:
@@ -96,7 +81,9 @@ class ProofingClient:
         self._api_key = api_key
         self.timeout = timeout
         self.max_proof_bytes = max_proof_bytes
-        self._http = session or _http_session(pool_size)
+        # Only failures before a request is sent are retried: creating a session is not idempotent, and
+        # re-requesting the proof could close IDEMIA's transaction twice. The app retries the rest with backoff.
+        self._http = http.ProcessSession(pool_size, session=session)
         self._tokens = TokenCache(self._fetch_token, margin=token_margin, clock=clock)
 
     def __repr__(self) -> str:
@@ -200,11 +187,10 @@ class ProofingClient:
 
     def _send(self, method: str, url: str, service: str, **kwargs: Any) -> requests.Response:
         try:
-            return self._http.request(method, url, timeout=self.timeout, allow_redirects=False, stream=True,
-                                      **kwargs)
+            return http.send(self._http.get(), method, url, timeout=self.timeout, **kwargs)
         except requests.Timeout:
             raise errors.ProofingTimeout(f"{service} did not answer in time") from None
-        except requests.RequestException as exc:
+        except OSError as exc:  # requests' own errors, and a CA bundle that cannot be read
             raise errors.ProofingConnectionError(
                 f"{service} could not be reached ({type(exc).__name__})") from None
 
@@ -230,7 +216,7 @@ class ProofingClient:
             raise errors.ProofingNotFound(f"{service} does not know this identity ({status})", status=status)
         if status == 429:
             raise errors.ProofingRateLimited(f"{service} is throttling requests (429)",
-                                             retry_after=retry_after(response.headers.get("Retry-After")))
+                                             retry_after=http.retry_after(response.headers.get("Retry-After")))
         if status >= 500:
             raise errors.ProofingUpstreamError(f"{service} failed ({status})", status=status)
         raise errors.ProofingMalformedResponse(f"{service} answered an unexpected status {status}",
@@ -264,10 +250,10 @@ def _read_capped(response: requests.Response, limit: int,
                  error: type[errors.ProofingError] = errors.ProofingResponseTooLarge) -> bytes:
     """Read a streamed body, refusing more than ``limit`` bytes (Content-Length may lie or be absent)."""
     try:
-        return read_capped(response, limit, error)
-    except ValueError:
-        raise errors.ProofingMalformedResponse("the response has an invalid Content-Length") from None
+        return http.read_capped(response, limit)
+    except http.BodyTooLarge:
+        raise error(f"the response is larger than {limit} bytes") from None
     except requests.Timeout:
         raise errors.ProofingTimeout("IDEMIA's response did not arrive in time") from None
-    except requests.RequestException as exc:
+    except OSError as exc:
         raise errors.ProofingConnectionError(f"IDEMIA's response broke off ({type(exc).__name__})") from None

@@ -6,10 +6,11 @@ import json
 import logging
 from typing import Any
 
-from ..http_responses import retry_after
+import requests
+
+from ..protocols import http
 from . import errors
 from .crypto import BodyMac, KeyFormatError, aes_decrypt, load_private_key, load_public_key
-from .http import BodyTooLarge, Response, Transport, TransportError
 from .tokens import EXCHANGE_PATH, PartnerTokenSigner, TokenError, auth_code_id, check_auth_code, decode_es256
 from .types import Attribute, SIPUserData
 
@@ -22,6 +23,8 @@ CIVIC_PUBLIC_KEY = (
 )
 _MAX_RESPONSE_BYTES = 8 * 1024 * 1024
 _MAX_MESSAGE = 200
+# Sent with every request, as before the move to requests: Civic's answers are never asked to be compressed.
+_FIXED_HEADERS = {"User-Agent": "django-civic", "Accept-Encoding": "identity"}
 
 
 class SIPClient:
@@ -71,9 +74,9 @@ class SIPClient:
         self._signer = PartnerTokenSigner(app_id, self._private_key, self.api_url)
         self._body_mac = BodyMac(app_secret)
         # An auth code is single use: once a request may have reached Civic, sending it again could burn the
-        # code or exchange it twice. The transport retries only failures *before* anything was sent (DNS,
+        # code or exchange it twice. The session retries only failures *before* anything was sent (DNS,
         # refused or timed-out connects); read timeouts, resets after sending and 5xx answers never are.
-        self._http = Transport(pool_size=pool_size, timeout=timeout)
+        self._http = http.ProcessSession(pool_size)
 
     def __repr__(self) -> str:
         return f"<SIPClient app_id={self.app_id!r} url={self.exchange_url!r}>"
@@ -110,23 +113,25 @@ class SIPClient:
 
     # -- steps -------------------------------------------------------------------------------------
 
-    def _post(self, body: bytes, signed_body: bytes) -> Response:
+    def _post(self, body: bytes, signed_body: bytes) -> requests.Response:
         headers = {
+            **_FIXED_HEADERS,
             "Accept": "*/*",
             "Content-Type": "application/json",
             "Authorization": f"Civic {self._signer.token()}.{self._body_mac.ext(signed_body)}",
         }
         try:
-            response = self._http.request("POST", self.exchange_url, body=body, headers=headers)
-        except TransportError as exc:
-            if exc.timeout:
-                raise errors.SIPTimeout("Civic did not answer in time") from None
-            raise errors.SIPConnectionError(f"Civic could not be reached ({exc.kind})") from None
+            response = http.send(self._http.get(), "POST", self.exchange_url, timeout=self.timeout, data=body,
+                                 headers=headers)
+        except requests.Timeout:
+            raise errors.SIPTimeout("Civic did not answer in time") from None
+        except OSError as exc:  # requests' own errors, and a CA bundle that cannot be read
+            raise errors.SIPConnectionError(f"Civic could not be reached ({type(exc).__name__})") from None
         self._raise_for_status(response)
         return response
 
-    def _raise_for_status(self, response: Response) -> None:
-        status = response.status
+    def _raise_for_status(self, response: requests.Response) -> None:
+        status = response.status_code
         if status == 200:
             return
         message = self._civic_message(response)
@@ -140,7 +145,7 @@ class SIPClient:
             raise errors.SIPMethodNotAllowed("Civic answered 405 Method Not Allowed", status=status)
         if status == 429:
             raise errors.SIPRateLimited("Civic is throttling requests (429)", status=status,
-                                        retry_after=retry_after(response.header("Retry-After")))
+                                        retry_after=http.retry_after(response.headers.get("Retry-After")))
         if status == 504:
             raise errors.SIPGatewayTimeout("Civic's gateway timed out (504)", status=status)
         if status >= 500:
@@ -148,7 +153,7 @@ class SIPClient:
         raise errors.SIPMalformedResponse(f"Civic answered an unexpected status {status}", status=status)
 
     @staticmethod
-    def _civic_message(response: Response) -> str:
+    def _civic_message(response: requests.Response) -> str:
         try:
             text = _read_capped(response, 16 * 1024).decode("utf-8", "replace")
         except errors.SIPError:
@@ -162,7 +167,7 @@ class SIPClient:
         message = " ".join(str(parsed).split())
         return message[:_MAX_MESSAGE] or "(no message)"
 
-    def _read_json(self, response: Response) -> dict[str, Any]:
+    def _read_json(self, response: requests.Response) -> dict[str, Any]:
         raw = _read_capped(response, _MAX_RESPONSE_BYTES)
         try:
             payload = json.loads(raw)
@@ -190,16 +195,16 @@ class SIPClient:
         if url.startswith("http://") and not self.api_url.startswith("http://"):
             raise errors.SIPMalformedResponse("the processed payload URL is not https")
         try:
-            response = self._http.request("GET", url)
-        except TransportError as exc:
-            if exc.timeout:
-                raise errors.SIPTimeout("the processed payload did not download in time") from None
+            response = http.send(self._http.get(), "GET", url, timeout=self.timeout, headers=_FIXED_HEADERS)
+        except requests.Timeout:
+            raise errors.SIPTimeout("the processed payload did not download in time") from None
+        except OSError as exc:
             raise errors.SIPConnectionError(
-                f"the processed payload could not be fetched ({exc.kind})") from None
-        if response.status != 200:
+                f"the processed payload could not be fetched ({type(exc).__name__})") from None
+        if response.status_code != 200:
             response.close()
-            raise errors.SIPUpstreamError(f"the processed payload answered {response.status}",
-                                          status=response.status)
+            raise errors.SIPUpstreamError(f"the processed payload answered {response.status_code}",
+                                          status=response.status_code)
         raw = _read_capped(response, self.max_payload_bytes, errors.SIPPayloadTooLarge)
         try:
             text = raw.decode("ascii")
@@ -245,14 +250,14 @@ def _exchange_body(auth_token: str) -> tuple[bytes, bytes]:
             f'{{"allowS3UploadedPayload":true,"authToken":{token}}}'.encode())
 
 
-def _read_capped(response: Response, limit: int,
-                 error: type[errors.SIPError] = errors.SIPMalformedResponse) -> bytearray:
+def _read_capped(response: requests.Response, limit: int,
+                 error: type[errors.SIPError] = errors.SIPMalformedResponse) -> bytes:
     """Read a body, refusing more than ``limit`` bytes (the header may lie or be absent)."""
     try:
-        return response.read(limit)
-    except BodyTooLarge:
+        return http.read_capped(response, limit)
+    except http.BodyTooLarge:
         raise error(f"the response is larger than {limit} bytes") from None
-    except TransportError as exc:
-        if exc.timeout:
-            raise errors.SIPTimeout("Civic's response did not arrive in time") from None
-        raise errors.SIPConnectionError(f"Civic's response broke off ({exc.kind})") from None
+    except requests.Timeout:
+        raise errors.SIPTimeout("Civic's response did not arrive in time") from None
+    except OSError as exc:
+        raise errors.SIPConnectionError(f"Civic's response broke off ({type(exc).__name__})") from None

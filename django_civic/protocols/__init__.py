@@ -1,0 +1,1 @@
+"""What the protocol clients (SIP, Civic Auth, IDEMIA) share. Pure Python: never imports Django."""
