@@ -27,7 +27,7 @@ class Fault:
     status: int | None = None
     delay: float = 0.0
     body: str | None = None
-    retry_after: int | None = None
+    retry_after: int | str | None = None  # seconds, or a header value as is (an HTTP-date, or garbage)
     options: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -46,8 +46,12 @@ class Fault:
         if body is not None and not isinstance(body, str):
             raise ValueError("body must be a string")
         retry_after = data.get("retry_after")
-        if retry_after is not None and not isinstance(retry_after, int):
-            raise ValueError("retry_after must be an integer")
+        if isinstance(retry_after, str):
+            # Sent verbatim, so a client can be tried on both forms and on values that are neither.
+            if not 0 < len(retry_after) <= 64 or not all(" " <= c <= "~" for c in retry_after):
+                raise ValueError("retry_after must be seconds, or up to 64 printable ASCII characters")
+        elif retry_after is not None and (not isinstance(retry_after, int) or isinstance(retry_after, bool)):
+            raise ValueError("retry_after must be seconds, or up to 64 printable ASCII characters")
         options = {k: v for k, v in data.items() if k not in known | {"channel", "count"}}
         return cls(kind=kind, status=status, delay=float(delay), body=body, retry_after=retry_after,
                    options=options)

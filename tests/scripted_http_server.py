@@ -1,4 +1,5 @@
-"""A scripted HTTP/1.1 server on a real socket, for the SIP client's transport tests (tests/test_sip_http.py).
+"""A scripted HTTP/1.1 server on a real socket, for the HTTP tests (tests/test_protocols_http.py): a
+provider that misbehaves in ways the sandbox cannot, or a proxy.
 
 Each request it reads (head, then ``Content-Length`` bytes of body) is recorded and answered with the next
 step of its script: raw bytes to send (the connection then waits for the next request), or one of the
