@@ -61,7 +61,8 @@ class ProcessSession:
     """A client's session, made on first use in each process.
 
     A forked worker (gunicorn ``--preload``, multiprocessing) makes its own: two processes sharing one
-    pooled connection would read each other's answers. A session passed in is used as it is.
+    pooled connection would read each other's answers. No lock: two threads racing on the first call may
+    each make one, and the loser's is simply dropped. A session passed in is used as it is.
     """
 
     def __init__(self, pool_size: int = 10, *, session: requests.Session | None = None) -> None:
