@@ -23,8 +23,9 @@ CIVIC_SIP_PUBLIC_KEY = (
 DEFAULTS: dict[str, Any] = {
     # Point every endpoint and key at the bundled sandbox (development and tests only).
     "SANDBOX": False,
-    # Base URL of the sandbox. None: the sandbox mounted in this site at ``civic-sandbox/``.
-    "SANDBOX_URL": None,
+    # Base URL of the sandbox, used when SANDBOX is on. Fixed, never derived from a request (the server calls
+    # it). The default is the sandbox mounted at ``civic-sandbox/`` under ``runserver``'s default address.
+    "SANDBOX_URL": "http://127.0.0.1:8000/civic-sandbox/",
     # The system check refuses SANDBOX with DEBUG=False unless this is set on purpose.
     "SANDBOX_ALLOW_WITHOUT_DEBUG": False,
     "SIP": {

@@ -35,7 +35,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 
-from .clients.proofing import expected_application_id, get_proofing_client, is_configured, remember_request
+from .clients.proofing import expected_application_id, get_proofing_client, is_configured
 from .conf import civic_settings
 from .models.proofing import ProofingSession, hash_secret
 from .proofing import CallbackError, ProofingError, parse_callback
@@ -87,7 +87,7 @@ def start_session(request: HttpRequest) -> ProofingSession:
     callback_url = absolute_url(request, reverse("django_civic:proofing-callback", args=[secret]))
     goto_url = absolute_url(request, reverse("django_civic:proofing-done", args=[session.public_id]))
     try:
-        client = get_proofing_client(request)
+        client = get_proofing_client()
         idemia_session_id = client.create_session(callback_url=callback_url, goto_url=goto_url)
     except ProofingError as exc:
         _finish(session, Status.ERROR, error_code=exc.code)
@@ -102,9 +102,9 @@ def start_session(request: HttpRequest) -> ProofingSession:
     return session
 
 
-def start_url(session: ProofingSession, request: HttpRequest | None = None) -> str:
+def start_url(session: ProofingSession) -> str:
     """Where the user runs IDEMIA's journey (link and QR code)."""
-    return get_proofing_client(request).start_url(session.idemia_session_id or "")
+    return get_proofing_client().start_url(session.idemia_session_id or "")
 
 
 def _finish(session: ProofingSession, status: str, **fields: Any) -> None:
@@ -138,7 +138,7 @@ _UNKNOWN = CallbackOutcome(404, "unknown_session", _("No open proofing session m
 _NO_SESSION_HASH = "0" * 64
 
 
-def accept_callback(secret: str, body: bytes, *, request: HttpRequest | None = None) -> CallbackOutcome:
+def accept_callback(secret: str, body: bytes) -> CallbackOutcome:
     """Validate an IPA callback and record it; schedule the GIPS fetch when it names an identity."""
     try:
         notice = parse_callback(body)
@@ -158,8 +158,6 @@ def accept_callback(secret: str, body: bytes, *, request: HttpRequest | None = N
             return _UNKNOWN
         if not session.secret_matches(secret):
             return _UNKNOWN
-        if request is not None:
-            remember_request(request)
         if session.is_final or session.status == Status.CALLBACK_RECEIVED:
             return _repeat(session, notice.identity_id, notice.status)
         if session.is_expired(now):

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth.signals import user_login_failed
 from django.core.cache import caches
+from django.core.exceptions import ImproperlyConfigured
 from django.test import RequestFactory
 
 from django_civic.backends.sip import CivicSIPBackend
@@ -238,12 +239,16 @@ def test_client_is_sandbox_aware_and_cached_per_configuration(sandbox, settings)
     assert get_sip_client() is not client and get_sip_client().timeout == 3.0
 
 
-def test_sandbox_url_defaults_to_this_sites_mount(settings):
+def test_sandbox_url_is_the_setting_never_the_request(settings):
+    # Before issue 13 it defaulted to this site's mount made absolute from the request's Host.
     settings.CIVIC = {"SANDBOX": True}
-    request = RequestFactory().get("/", HTTP_HOST="shop.example")
-    assert sandbox_url(request) == "http://shop.example/civic-sandbox/"
+    assert sandbox_url() == "http://127.0.0.1:8000/civic-sandbox/"  # the documented default (runserver)
     settings.CIVIC = {"SANDBOX": True, "SANDBOX_URL": "http://127.0.0.1:9000"}
-    assert sandbox_url(None) == "http://127.0.0.1:9000/"
+    assert sandbox_url() == "http://127.0.0.1:9000/"
+    for bad in (None, "", "127.0.0.1:9000", "/civic-sandbox/"):
+        settings.CIVIC = {"SANDBOX": True, "SANDBOX_URL": bad}
+        with pytest.raises(ImproperlyConfigured, match="SANDBOX_URL"):
+            sandbox_url()
 
 
 def test_production_client_uses_configured_credentials_and_civics_key(settings):

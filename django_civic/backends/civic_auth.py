@@ -84,7 +84,7 @@ class CivicAuthBackend(ModelBackend):
             if not isinstance(nonce, str) or not nonce:
                 raise NonceMismatch("no nonce was issued for this login")
             access_token = civic_auth_access_token if isinstance(civic_auth_access_token, str) else None
-            client = get_oidc_client(request)
+            client = get_oidc_client()
             claims = client.validate_id_token(civic_auth_id_token, nonce=nonce, access_token=access_token)
             if access_token and civic_settings.AUTH["FETCH_USERINFO"]:
                 userinfo = client.userinfo(access_token, expected_sub=claims["sub"])

@@ -49,7 +49,7 @@ class CivicSIPBackend(ModelBackend):
         if civic_sip_token is None:
             return None
         try:
-            client = get_sip_client(request)
+            client = get_sip_client()
             claims = client.check_auth_code(civic_sip_token)
             self._consume(client.app_id, client.auth_code_id(claims), claims)
             data = client.exchange_code(civic_sip_token, claims=claims)

@@ -86,7 +86,7 @@ def session_page(request: HttpRequest, public_id: Any) -> HttpResponse:
     journey_url = qr_svg = ""
     if session.status == Status.STARTED and not session.is_expired():
         try:
-            journey_url = start_url(session, request)
+            journey_url = start_url(session)
         except ProofingError:
             journey_url = ""
         if journey_url:
@@ -148,7 +148,7 @@ def callback(request: HttpRequest, secret: str) -> HttpResponse:
         if len(body) > MAX_CALLBACK_BYTES:
             code, detail, status_code = "payload_too_large", _("The request body is too large."), 413
         else:
-            outcome = accept_callback(secret, body, request=request)
+            outcome = accept_callback(secret, body)
             code, detail, status_code = outcome.code, outcome.detail, outcome.status
     if status_code < 300:
         response = HttpResponse(status=status_code)
