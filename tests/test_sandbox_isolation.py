@@ -98,13 +98,13 @@ def _sandbox_state(civic_sandbox) -> dict:
             for path in ("faults", "sip/apps", "oidc/clients", "oidc/keys", "idemia/state", "idemia/sessions")}
 
 
-@pytest.mark.parametrize("debug, civic", [
-    (False, PRODUCTION_CIVIC),                                                     # the reported attack
-    (False, {"SANDBOX": True, "SANDBOX_ALLOW_WITHOUT_DEBUG": True}),                # staging without DEBUG
-    (True, PRODUCTION_CIVIC),                                                      # DEBUG alone is not enough
-], ids=["production", "sandbox-without-debug", "debug-without-sandbox"])
+@pytest.mark.parametrize("name, debug, civic", [
+    ("production", False, PRODUCTION_CIVIC),                                       # the reported attack
+    ("sandbox_without_debug", False, {"SANDBOX": True, "SANDBOX_ALLOW_WITHOUT_DEBUG": True}),  # staging
+    ("debug_without_sandbox", True, PRODUCTION_CIVIC),                             # DEBUG alone is not enough
+])
 def test_a_mounted_sandbox_answers_nothing_unless_sandbox_and_debug_are_on(
-        db, settings, civic_sandbox, debug, civic, record_figure):
+        db, settings, civic_sandbox, name, debug, civic, record_figure):
     settings.DEBUG, settings.CIVIC = debug, civic
     civic_sandbox.reset()
     before = _sandbox_state(civic_sandbox)
@@ -125,8 +125,8 @@ def test_a_mounted_sandbox_answers_nothing_unless_sandbox_and_debug_are_on(
             assert defaults.SIP_APP_SECRET.encode() not in response.content
         assert attacker.requests == []  # the server posted nothing to the attacker's URL
     assert _sandbox_state(civic_sandbox) == before
-    record_figure(f"sandbox.mounted.{'debug' if debug else 'production'}.{'sandbox' if civic.get('SANDBOX') else 'off'}",
-                  tried=len(attacks), answered=0)
+    record_figure(f"sandbox_exposure.{name}", requests=len(attacks), answered=0, calls_to_attacker_url=0,
+                  state_changes=0)
 
 
 def test_a_mounted_sandbox_answers_in_development(db, settings):
