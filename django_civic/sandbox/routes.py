@@ -8,13 +8,13 @@ Layout under the sandbox's base URL:
   control/...                                                    control API    (sandbox/control.py and each part)
 """
 
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 
 from . import control
 
 app_name = "civic_sandbox"
 
-urlpatterns = [
+urlpatterns: list[URLPattern | URLResolver] = [
     path("", control.index, name="root"),
     path("control/", include(control.urlpatterns)),
     path("sip/", include("django_civic.sandbox.sip.urls")),

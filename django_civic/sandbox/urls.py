@@ -12,7 +12,7 @@ directly: they run outside any site's settings.
 from __future__ import annotations
 
 from django.conf import settings
-from django.urls import URLResolver
+from django.urls import Resolver404, URLResolver
 from django.urls.resolvers import ResolverMatch, RoutePattern
 
 from ..conf import civic_settings
@@ -29,9 +29,10 @@ class SandboxMount(URLResolver):
     """The sandbox's routes, matched only while :func:`sandbox_enabled`, decided on every request (settings
     can change at run time in tests); reversing URLs is unaffected."""
 
-    def resolve(self, path: str) -> ResolverMatch | None:
+    def resolve(self, path: str) -> ResolverMatch:
         if not sandbox_enabled():
-            return None  # "no match", like any pattern that does not fit: the site's 404, nothing revealed
+            # "No match" (the including resolver tries its other patterns): the site's 404, nothing revealed.
+            raise Resolver404({"path": path})
         return super().resolve(path)
 
 
