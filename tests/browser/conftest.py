@@ -84,7 +84,7 @@ def site(live_server: Any, settings: Any) -> Iterator[str]:
     # after an IDEMIA callback runs inside the callback request here, not in a thread of its own (the
     # thread runner is tested on PostgreSQL in test_proofing_live.py).
     settings.CIVIC = {"SANDBOX": True, "SANDBOX_ALLOW_WITHOUT_DEBUG": True, "API": {"THROTTLE_RATE": None},
-                      "IDEMIA": {"TASK_RUNNER": "django_civic.proofing_flow.run_now"}}
+                      "IDEMIA": {}}
     reset_all()
     try:
         yield live_server.url
