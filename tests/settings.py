@@ -23,6 +23,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "django_civic",
+    "django_tasks_db",  # the task queue a worker process reads (tests/test_proofing_tasks.py)
     "example_project.demo",
 ]
 
