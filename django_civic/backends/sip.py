@@ -51,7 +51,7 @@ class CivicSIPBackend(ModelBackend):
         try:
             client = get_sip_client(request)
             claims = client.check_auth_code(civic_sip_token)
-            self._consume(client.app_id, client.auth_code_id(claims), claims)
+            self._consume(client.app_id, client.auth_code_id(claims), claims, client.auth_code_leeway)
             data = client.exchange_code(civic_sip_token, claims=claims)
             result = record_identity(provider=self.provider, subject=data.user_id, attributes=data.attributes,
                                      scope=_clean_scope(scope), request=request)
@@ -63,12 +63,14 @@ class CivicSIPBackend(ModelBackend):
             request.civic_login_result = result  # type: ignore[attr-defined]
         return result.user
 
-    def _consume(self, app_id: str, code_id: str, claims: dict[str, Any]) -> None:
+    def _consume(self, app_id: str, code_id: str, claims: dict[str, Any], leeway: float) -> None:
         if not code_id:
             raise SIPInvalidAuthToken("the auth token carries no code id")
-        exp = claims.get("exp")
-        ttl = float(exp) - time.time() if isinstance(exp, (int, float)) else 1800.0
-        if not consume_once(REPLAY_NAMESPACE, f"{app_id}:{code_id}", max(1.0, ttl)):
+        # The code is accepted until exp + leeway (check_auth_code's grace), so it stays spent until
+        # then; a code inside its grace has exp in the past, and counting from exp alone forgot it
+        # at once. consume_once adds the margin for other servers' clocks.
+        ttl = float(claims["exp"]) + leeway - time.time()
+        if not consume_once(REPLAY_NAMESPACE, f"{app_id}:{code_id}", ttl):
             raise TokenReplayed()
 
     @staticmethod
