@@ -62,7 +62,7 @@ def test_login_creates_user_identity_and_result(sandbox, request_):
     assert (identity.provider, identity.subject) == ("civic_sip", code["userId"])
     result = request_.civic_login_result
     assert result.user_created and result.identity == identity
-    assert VerifiedAttribute.objects.get(identity=identity, label=EMAIL).scope == "BASIC_SIGNUP"
+    assert VerifiedAttribute.objects.get(identity=identity, label=EMAIL).scope == ""  # Civic proves none
     assert not hasattr(request_, "civic_auth_error")
 
 

@@ -72,7 +72,7 @@ class SIPExchangeView(CivicAPIView):
             return sip_error_response(sip.SIPInvalidAuthToken())
 
         http_request = request._request
-        user = authenticate(http_request, civic_sip_token=token, scope=data.get("scope", ""))
+        user = authenticate(http_request, civic_sip_token=token)
         if user is None:
             return _failure(getattr(http_request, "civic_auth_error", None))
         return login_response(request, user, BACKEND, data.get("next"))
