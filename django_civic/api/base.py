@@ -24,6 +24,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
+from ..debug import always_active_filter
 from .errors import PayloadTooLarge, exception_handler
 
 #: Largest JSON body our endpoints read. A SIP auth code is about 1 KB; everything else is smaller.
@@ -78,6 +79,12 @@ class CivicAPIView(APIView):
     authentication_classes: list[Any] = []
     permission_classes: list[Any] = [IsAuthenticated]
     throttle_classes: list[Any] = []
+
+    def initialize_request(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        # Our views handle codes, tokens and personal values: Django's error page and reports hide what
+        # is marked sensitive even with DEBUG on (django_civic.debug).
+        request.exception_reporter_filter = always_active_filter()
+        return super().initialize_request(request, *args, **kwargs)
 
     def get_exception_handler(self) -> Any:
         return exception_handler

@@ -21,6 +21,7 @@ from typing import Any
 from django.db import transaction
 from django.http import JsonResponse
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.debug import sensitive_variables
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.permissions import IsAuthenticated
 
@@ -53,6 +54,7 @@ class MeView(CivicAPIView):
     permission_classes = [IsAuthenticated]
     throttle_classes: list[Any] = []  # see the module docstring
 
+    @sensitive_variables()  # the person's values
     def get(self, request: Any) -> JsonResponse:
         identities = (CivicIdentity.objects.filter(user=request.user)
                       .prefetch_related("attributes").order_by("created_at", "pk"))
@@ -63,6 +65,7 @@ class MeView(CivicAPIView):
 
 
 class MeIdentityView(MeView):
+    @sensitive_variables()  # the person's values, images included
     def get(self, request: Any, pk: int) -> JsonResponse:  # type: ignore[override]
         identity = (CivicIdentity.objects.filter(user=request.user, pk=pk)
                     .prefetch_related("attributes").first())

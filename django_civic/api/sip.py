@@ -59,7 +59,7 @@ class SIPExchangeView(CivicAPIView):
     permission_classes = [AllowAny]
     throttle_classes = [CivicExchangeThrottle]
 
-    @sensitive_variables("token", "data")
+    @sensitive_variables()  # the code, and below it the login response (session key, token or JWTs)
     def post(self, request: Any) -> Any:
         self.check_body_size()
         check_login_csrf(request)

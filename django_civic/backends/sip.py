@@ -26,6 +26,7 @@ from typing import Any
 
 from django.contrib.auth.backends import ModelBackend
 from django.http import HttpRequest
+from django.views.decorators.debug import sensitive_variables
 
 from ..clients.sip import get_sip_client
 from ..exceptions import CivicLoginError, InactiveUser, TokenReplayed
@@ -45,6 +46,9 @@ class CivicSIPBackend(ModelBackend):
 
     provider = PROVIDER
 
+    # Every local here and below holds the code, Civic's answer or the person's values: with DEBUG the
+    # technical 500 page (and error reports) print stars for them, in every frame this call leads to.
+    @sensitive_variables()
     def authenticate(self, request: HttpRequest | None, civic_sip_token: Any = None,  # type: ignore[override]
                      scope: Any = None) -> Any:
         # ``scope`` is accepted so that callers passing the page's scope request still reach this backend

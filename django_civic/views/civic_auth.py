@@ -33,6 +33,7 @@ from ..exceptions import CivicLoginError
 from ..oidc import OIDCError, ProviderUnavailable, StateError, StateStore
 from ..oidc.session import TokenStore
 from ..redirects import login_redirect_url, safe_next_url
+from ..debug import hide_secrets_in_error_reports
 
 logger = logging.getLogger("django_civic.views.civic_auth")
 
@@ -101,9 +102,10 @@ def login(request: HttpRequest) -> HttpResponse:
     return HttpResponseRedirect(auth_request.url)
 
 
+@hide_secrets_in_error_reports
 @never_cache
 @require_GET
-@sensitive_variables("tokens")
+@sensitive_variables()  # the code, the tokens, and below them the person's values
 def callback(request: HttpRequest) -> HttpResponse:
     params = request.GET
     try:
