@@ -72,6 +72,9 @@ class CivicExchangeThrottle(SimpleRateThrottle):
     """
 
     scope = "civic_exchange"
+    num_requests: int  # set by SimpleRateThrottle.__init__ from the rate (absent from DRF's stubs)
+    duration: int
+    window_end: float
 
     @property  # type: ignore[override]
     def cache(self) -> BaseCache:

@@ -29,11 +29,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from ..clients.oidc import get_oidc_client, redirect_uri
 from ..conf import civic_settings
+from ..debug import hide_secrets_in_error_reports
 from ..exceptions import CivicLoginError
 from ..oidc import OIDCError, ProviderUnavailable, StateError, StateStore
 from ..oidc.session import TokenStore
 from ..redirects import login_redirect_url, safe_next_url
-from ..debug import hide_secrets_in_error_reports
 
 logger = logging.getLogger("django_civic.views.civic_auth")
 

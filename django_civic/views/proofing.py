@@ -27,11 +27,11 @@ from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET, require_POST
 
 from ..api.errors import error_response
+from ..debug import hide_secrets_in_error_reports
 from ..models.proofing import ProofingSession
 from ..proofing import ProofingError
 from ..proofing_flow import MAX_CALLBACK_BYTES, ProofingRefused, accept_callback, start_session, start_url
 from ..redirects import login_redirect_url
-from ..debug import hide_secrets_in_error_reports
 
 logger = logging.getLogger("django_civic.views.proofing")
 
