@@ -7,6 +7,7 @@ first exchange request that reaches it, so a fault still pending afterwards mean
 from __future__ import annotations
 
 import logging
+import time
 
 import pytest
 from hypothesis import HealthCheck, given
@@ -62,7 +63,7 @@ def test_login_creates_user_identity_and_result(sandbox, request_):
     assert (identity.provider, identity.subject) == ("civic_sip", code["userId"])
     result = request_.civic_login_result
     assert result.user_created and result.identity == identity
-    assert VerifiedAttribute.objects.get(identity=identity, label=EMAIL).scope == "BASIC_SIGNUP"
+    assert VerifiedAttribute.objects.get(identity=identity, label=EMAIL).scope == ""  # Civic proves none
     assert not hasattr(request_, "civic_auth_error")
 
 
@@ -136,6 +137,19 @@ def test_a_code_is_single_use_and_the_replay_never_reaches_civic(sandbox, reques
     assert authenticate(replay, civic_sip_token=token) is None
     assert isinstance(replay.civic_auth_error, TokenReplayed)
     assert replay.civic_auth_error.code == "token_replayed"
+    assert exchange_pending(sandbox) == 1
+
+
+def test_a_code_in_its_expiry_grace_stays_spent_until_it_could_no_longer_be_accepted(sandbox, request_):
+    """A code 15 s past ``exp`` is still accepted (30 s leeway). Its single-use record must last until
+    ``exp + leeway`` and beyond (other servers' clocks): it once lasted 1 s, and the copy went to Civic."""
+    token = sandbox.mint_code("alice", age=1800 + 15)["authToken"]
+    assert authenticate(request_, civic_sip_token=token) is not None
+    time.sleep(1.5)  # past the old one-second record, well within the code's grace
+    arm(sandbox)
+    replay = RequestFactory().post("/")
+    assert authenticate(replay, civic_sip_token=token) is None
+    assert isinstance(replay.civic_auth_error, TokenReplayed)
     assert exchange_pending(sandbox) == 1
 
 

@@ -29,6 +29,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from ..clients.oidc import get_oidc_client, redirect_uri
 from ..conf import civic_settings
+from ..debug import hide_secrets_in_error_reports
 from ..exceptions import CivicLoginError
 from ..oidc import OIDCError, ProviderUnavailable, StateError, StateStore
 from ..oidc.session import TokenStore
@@ -101,9 +102,10 @@ def login(request: HttpRequest) -> HttpResponse:
     return HttpResponseRedirect(auth_request.url)
 
 
+@hide_secrets_in_error_reports
 @never_cache
 @require_GET
-@sensitive_variables("tokens")
+@sensitive_variables()  # the code, the tokens, and below them the person's values
 def callback(request: HttpRequest) -> HttpResponse:
     params = request.GET
     try:
