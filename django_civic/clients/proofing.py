@@ -20,14 +20,6 @@ from . import sandbox_url
 # Keys that must all be set for proofing to work against IDEMIA (the sandbox supplies its own).
 REQUIRED_KEYS = ("TOKEN_URL", "CLIENT_ID", "CLIENT_SECRET", "RP_HANDLER_URL", "GIPS_URL", "API_KEY")
 
-<<<<<<< HEAD
-=======
-# The sandbox's base URL as last derived from a request, for work that runs outside one in this process (the
-# fetch after a callback, run by a task backend). Only used when CIVIC["SANDBOX_URL"] is unset; a worker in
-# another process never saw the request, so it needs CIVIC["SANDBOX_URL"].
-_learned_sandbox_url: str | None = None
-
->>>>>>> arch-idemia
 
 def is_configured() -> bool:
     """Whether proofing can run: the sandbox is on, or every IDEMIA credential is set."""
