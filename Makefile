@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-postgres test-browser test-all bench tox install clean
+.PHONY: demo test test-postgres test-mysql test-browser test-all bench tox install clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,12 +29,20 @@ test-postgres: $(STAMP)
 	CIVIC_TEST_DB=postgres CIVIC_TEST_CACHE=redis $(PY) -m pytest
 
 # Real-browser tests: Debian's Chromium driven by Playwright (never `playwright install`).
+# The same suite on MariaDB/MySQL (127.0.0.1:3306, root, no password). mysqlclient compiles against
+# the MariaDB client headers: Debian's libmariadb-dev (installed with apt when missing).
+test-mysql: $(STAMP)
+	command -v mariadb_config >/dev/null || command -v mysql_config >/dev/null \
+		|| (apt-get update -qq && apt-get install -y -qq libmariadb-dev pkg-config)
+	$(PIP) install -e ".[mysql]"
+	CIVIC_TEST_DB=mysql $(PY) -m pytest
+
 test-browser: $(STAMP)
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 	$(PIP) install -e ".[browser]"
 	CIVIC_BROWSER_TESTS=1 $(PY) -m pytest -m browser
 
-test-all: test test-postgres test-browser
+test-all: test test-postgres test-mysql test-browser
 
 bench: $(STAMP)
 	$(PIP) install -e ".[bench]"

@@ -23,8 +23,9 @@ CIVIC_SIP_PUBLIC_KEY = (
 DEFAULTS: dict[str, Any] = {
     # Point every endpoint and key at the bundled sandbox (development and tests only).
     "SANDBOX": False,
-    # Base URL of the sandbox. None: the sandbox mounted in this site at ``civic-sandbox/``.
-    "SANDBOX_URL": None,
+    # Base URL of the sandbox, used when SANDBOX is on. Fixed, never derived from a request (the server calls
+    # it). The default is the sandbox mounted at ``civic-sandbox/`` under ``runserver``'s default address.
+    "SANDBOX_URL": "http://127.0.0.1:8000/civic-sandbox/",
     # The system check refuses SANDBOX with DEBUG=False unless this is set on purpose.
     "SANDBOX_ALLOW_WITHOUT_DEBUG": False,
     "SIP": {
@@ -98,9 +99,6 @@ DEFAULTS: dict[str, Any] = {
         "PROOF_STORAGE": "default",
         # Days to keep finished proofing sessions and their proof archives (civic_purge_proofing); None: forever.
         "RETENTION_DAYS": 365,
-        # Dotted path to a callable(session_pk) that runs the post-callback fetch (a Celery task's .delay,
-        # say); None runs it in a background thread of the process that received the callback.
-        "TASK_RUNNER": None,
     },
     "API": {
         # How the exchange endpoints log the user in: "session", "token" (DRF authtoken) or "jwt" (simplejwt).
@@ -134,7 +132,11 @@ DEFAULTS: dict[str, Any] = {
 NESTED = ("SIP", "AUTH", "IDEMIA", "API")
 
 # Keys that existed once; using them is an error that says what replaced them.
-REMOVED: dict[str, str] = {}
+REMOVED: dict[str, str] = {
+    "IDEMIA.TASK_RUNNER": "the fetch after a callback is a task of Django's Tasks framework "
+                          "(django_civic.proofing_tasks.fetch_proofing_result); choose its backend with "
+                          "the TASKS setting (docs/proofing.md, \"Running the fetch\").",
+}
 
 # Keys whose value is a user-chosen dict, so unknown sub-keys are fine.
 FREE_FORM = ("USER_FIELD_MAP",)
@@ -163,6 +165,10 @@ class CivicSettings:
             if key in NESTED:
                 value = value or {}
                 unknown = set(value) - set(default)
+                for sub in sorted(unknown):
+                    reason = REMOVED.get(f"{key}.{sub}")
+                    if reason:
+                        raise ImproperlyConfigured(f"CIVIC[{key!r}][{sub!r}] was removed: {reason}")
                 if unknown:
                     raise ImproperlyConfigured(
                         f"Unknown setting(s) CIVIC[{key!r}]: {', '.join(sorted(unknown))}. "

@@ -91,3 +91,18 @@ class EncryptedTextField(models.TextField):
         if lookup_name == "isnull":
             return IsNull
         return None
+
+
+class ExactCharField(models.CharField):
+    """A ``CharField`` the database compares byte for byte, as Python does.
+
+    PostgreSQL and SQLite do already; MariaDB and MySQL compare text case-insensitively by default, so a
+    unique index there would make ``"abc"`` and ``"AbC"`` one identity key. This field asks them for a
+    binary collation instead: the same column definition on the others.
+    """
+
+    def db_parameters(self, connection: Any) -> dict[str, Any]:
+        parameters = super().db_parameters(connection)
+        if connection.vendor == "mysql" and not self.db_collation:
+            parameters["collation"] = "utf8mb4_bin"
+        return parameters

@@ -35,7 +35,7 @@ from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
 
-from . import login_sql, signals
+from . import signals
 from .adapter import DefaultCivicAdapter, get_adapter
 from .conf import civic_settings
 from .encryption import attribute_digest
@@ -103,7 +103,7 @@ def record_identity(
             owner, user_created, by_email = user, False, False
         # The identity row is locked (by this UPDATE) before any attribute row: every login of one
         # identity takes its locks in the same order, so concurrent logins queue instead of deadlocking.
-        login_sql.touch_identity(identity, now)
+        CivicIdentity.objects.filter(pk=identity.pk).update(last_login=now, updated_at=now)
         identity.last_login = identity.updated_at = now
         changed, stored = _upsert_attributes(identity, incoming, scope, now, identity_created)
         if not user_created:
@@ -164,7 +164,7 @@ def purge_document_images(older_than_days: int | None = None) -> int:
 
 def _resolve_login(adapter: DefaultCivicAdapter, request: HttpRequest | None, provider: str, subject: str,
                    incoming: list[Any]) -> tuple[CivicIdentity, Any, bool, bool, bool]:
-    identity = _find_returning(provider, subject)
+    identity = _find(provider, subject)
     if identity is not None:
         return identity, identity.user, False, False, False
 
@@ -198,13 +198,6 @@ def _resolve_connect(provider: str, subject: str, user: Any) -> tuple[CivicIdent
     if identity.user_id != user.pk:
         raise IdentityLinkedElsewhere()
     return identity, created
-
-
-def _find_returning(provider: str, subject: str) -> CivicIdentity | None:
-    """``_find()`` for the common case, a returning login, without the ORM's query building."""
-    if not login_sql.supported():
-        return _find(provider, subject)
-    return _exact_match(login_sql.find_identity(provider, subject), provider, subject)
 
 
 def _find(provider: str, subject: str, *, lock: bool = False) -> CivicIdentity | None:
@@ -291,7 +284,7 @@ def _upsert_attributes(identity: CivicIdentity, incoming: list[Any], scope: str,
     """
     existing: dict[str, VerifiedAttribute] = {}
     if not identity_created:
-        existing = {a.label: a for a in login_sql.read_attributes(identity)}
+        existing = {a.label: a for a in VerifiedAttribute.objects.filter(identity=identity)}
     writes: list[VerifiedAttribute] = []
     untouched: list[VerifiedAttribute] = []
     for attribute in incoming:
@@ -314,7 +307,8 @@ def _upsert_attributes(identity: CivicIdentity, incoming: list[Any], scope: str,
             options["unique_fields"] = ["identity", "label"]
         VerifiedAttribute.objects.bulk_create(writes, **options)
     if untouched:
-        login_sql.touch_attributes([a.pk for a in untouched], now, scope)
+        VerifiedAttribute.objects.filter(pk__in=[a.pk for a in untouched]).update(
+            last_verified_at=now, scope=scope)
         for attribute in untouched:
             attribute.last_verified_at, attribute.scope = now, scope
     for attribute in writes:

@@ -29,6 +29,7 @@ from django.core.files.storage import Storage, storages
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from . import encryption
 from .clients.proofing import get_proofing_client
@@ -75,6 +76,7 @@ def identity_attributes(record: IdentityRecord) -> list[Attribute]:
     return [Attribute(label, value, True, owner) for label, value in values if value]
 
 
+@sensitive_variables()  # what GIPS says of the person, in this frame and the ones it calls
 def fetch_and_record(session_pk: int, *,
                      sleep: Callable[[float], None] = time.sleep) -> ProofingSession | None:
     """Fetch, decide and record one session. Returns the session, or ``None`` if another worker has it."""

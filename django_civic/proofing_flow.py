@@ -1,4 +1,4 @@
-"""IDEMIA proofing, Django side: start a session, take in IPA callbacks, hand the fetch to a runner.
+"""IDEMIA proofing, Django side: start a session, take in IPA callbacks, enqueue the fetch as a task.
 
 Threat model of the callback (idemia-ipa.md section 4): IDEMIA's callback is unsigned, so anyone who can
 reach the endpoint can post one. It is therefore only a *hint* that one of our sessions ended; it is
@@ -22,24 +22,23 @@ from __future__ import annotations
 
 import hmac
 import logging
-import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 from typing import Any
 
-from django.db import IntegrityError, close_old_connections, connections, transaction
+from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 
-from .clients.proofing import expected_application_id, get_proofing_client, is_configured, remember_request
+from .clients.proofing import expected_application_id, get_proofing_client, is_configured
 from .conf import civic_settings
 from .models.proofing import ProofingSession, hash_secret
 from .proofing import CallbackError, ProofingError, parse_callback
 from .proofing.types import CALLBACK_HEARTBEAT_TIMEOUT
+from .proofing_tasks import fetch_proofing_result
 
 logger = logging.getLogger("django_civic.proofing")
 
@@ -87,7 +86,7 @@ def start_session(request: HttpRequest) -> ProofingSession:
     callback_url = absolute_url(request, reverse("django_civic:proofing-callback", args=[secret]))
     goto_url = absolute_url(request, reverse("django_civic:proofing-done", args=[session.public_id]))
     try:
-        client = get_proofing_client(request)
+        client = get_proofing_client()
         idemia_session_id = client.create_session(callback_url=callback_url, goto_url=goto_url)
     except ProofingError as exc:
         _finish(session, Status.ERROR, error_code=exc.code)
@@ -102,9 +101,9 @@ def start_session(request: HttpRequest) -> ProofingSession:
     return session
 
 
-def start_url(session: ProofingSession, request: HttpRequest | None = None) -> str:
+def start_url(session: ProofingSession) -> str:
     """Where the user runs IDEMIA's journey (link and QR code)."""
-    return get_proofing_client(request).start_url(session.idemia_session_id or "")
+    return get_proofing_client().start_url(session.idemia_session_id or "")
 
 
 def _finish(session: ProofingSession, status: str, **fields: Any) -> None:
@@ -138,7 +137,7 @@ _UNKNOWN = CallbackOutcome(404, "unknown_session", _("No open proofing session m
 _NO_SESSION_HASH = "0" * 64
 
 
-def accept_callback(secret: str, body: bytes, *, request: HttpRequest | None = None) -> CallbackOutcome:
+def accept_callback(secret: str, body: bytes) -> CallbackOutcome:
     """Validate an IPA callback and record it; schedule the GIPS fetch when it names an identity."""
     try:
         notice = parse_callback(body)
@@ -158,8 +157,6 @@ def accept_callback(secret: str, body: bytes, *, request: HttpRequest | None = N
             return _UNKNOWN
         if not session.secret_matches(secret):
             return _UNKNOWN
-        if request is not None:
-            remember_request(request)
         if session.is_final or session.status == Status.CALLBACK_RECEIVED:
             return _repeat(session, notice.identity_id, notice.status)
         if session.is_expired(now):
@@ -193,7 +190,7 @@ def accept_callback(secret: str, body: bytes, *, request: HttpRequest | None = N
             # Another session bound this identity between our check and our write.
             return _identity_mismatch(session)
         pk = session.pk
-        transaction.on_commit(lambda: schedule_fetch(pk))
+        transaction.on_commit(lambda: schedule_fetch(pk), robust=True)
     logger.info("proofing %s: callback accepted", session.public_id)
     return ACCEPTED
 
@@ -224,7 +221,7 @@ def _repeat(session: ProofingSession, identity_id: str | None, status: str | Non
     if session.status == Status.CALLBACK_RECEIVED:
         # The earlier fetch may have failed on a transient error; another try is harmless (claimed once).
         pk = session.pk
-        transaction.on_commit(lambda: schedule_fetch(pk))
+        transaction.on_commit(lambda: schedule_fetch(pk), robust=True)
     return ACCEPTED
 
 
@@ -238,34 +235,9 @@ def _identity_mismatch(session: ProofingSession) -> CallbackOutcome:
 
 
 def schedule_fetch(session_pk: int) -> None:
-    """Run :func:`~django_civic.proofing_fetch.fetch_and_record` through ``CIVIC["IDEMIA"]["TASK_RUNNER"]``.
+    """Enqueue :func:`~django_civic.proofing_tasks.fetch_proofing_result` on the site's task backend.
 
-    Default: a daemon thread of this process, so the callback is answered before GIPS is called (IDEMIA
-    retries after a few seconds). A project with a task queue points the setting at its task's ``delay``.
+    Called on commit, robustly: the callback is recorded by then, so a queue that refuses the task must
+    not turn IDEMIA's callback into a 500; the reconcile command fetches what was never run.
     """
-    runner = civic_settings.IDEMIA["TASK_RUNNER"]
-    if runner:
-        (import_string(runner) if isinstance(runner, str) else runner)(session_pk)
-        return
-    worker = threading.Thread(target=run_in_thread, args=(session_pk,), name="django-civic-proofing",
-                              daemon=True)
-    worker.start()
-
-
-def run_now(session_pk: int) -> None:
-    """A ``TASK_RUNNER`` that fetches synchronously, inside the callback request (tests, simple setups)."""
-    from .proofing_fetch import fetch_and_record
-
-    fetch_and_record(session_pk)
-
-
-def run_in_thread(session_pk: int) -> None:
-    from .proofing_fetch import fetch_and_record
-
-    close_old_connections()
-    try:
-        fetch_and_record(session_pk)
-    except Exception:  # a background thread has nobody to raise to; the reconcile command retries
-        logger.exception("proofing fetch failed for session pk %s", session_pk)
-    finally:
-        connections.close_all()
+    fetch_proofing_result.enqueue(session_pk)

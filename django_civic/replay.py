@@ -24,6 +24,10 @@ from .exceptions import ReplayCheckUnavailable
 logger = logging.getLogger("django_civic.replay")
 
 KEY_PREFIX = "django_civic:once"
+#: Added to every record's lifetime. A caller's ``ttl`` runs to the last instant *its* clock would accept
+#: the token; another app server whose clock is behind still accepts it after that, so the record must
+#: outlive the callers' own reckoning by more than the servers' clocks can disagree.
+CLOCK_SKEW_MARGIN = 300
 
 
 def cache_key(namespace: str, key: str) -> str:
@@ -32,14 +36,15 @@ def cache_key(namespace: str, key: str) -> str:
 
 
 def consume_once(namespace: str, key: str, ttl: float) -> bool:
-    """Mark ``key`` used in ``namespace`` for ``ttl`` seconds (at least 1).
+    """Mark ``key`` used in ``namespace`` for ``ttl`` seconds plus :data:`CLOCK_SKEW_MARGIN`.
 
-    Returns ``True`` the first time, ``False`` for every later call within ``ttl``. Raises
+    ``ttl`` is how long the caller would still accept the token: until its ``exp`` *plus* the leeway its
+    validator allows. Returns ``True`` the first time, ``False`` for every later call within ``ttl``. Raises
     :class:`ReplayCheckUnavailable` when the cache fails.
     """
     if not key:
         raise ValueError("consume_once needs a non-empty key")
-    timeout = max(1, math.ceil(ttl))
+    timeout = max(0, math.ceil(ttl)) + CLOCK_SKEW_MARGIN
     try:
         cache = caches[civic_settings.CACHE_ALIAS]
         added = cache.add(cache_key(namespace, key), 1, timeout=timeout)

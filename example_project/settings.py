@@ -66,7 +66,9 @@ LOGIN_REDIRECT_URL = "/profile/"
 LOGOUT_REDIRECT_URL = "/"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# The sandbox (mounted at /civic-sandbox/) plays Civic and IDEMIA: no credentials needed.
+# The sandbox (mounted at /civic-sandbox/) plays Civic and IDEMIA: no credentials needed. It answers only
+# while SANDBOX and DEBUG are on, and the site calls it at CIVIC["SANDBOX_URL"], by default
+# http://127.0.0.1:8000/civic-sandbox/ (`make demo`'s address); set it if you run the site elsewhere.
 CIVIC = {"SANDBOX": True, "AUTH": {"STORE_TOKENS": True}}  # STORE_TOKENS: the API demo page uses the Civic token
 
 # runserver is one process, so the local-memory cache does see every use of an auth code. A real site

@@ -15,7 +15,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from hypothesis import HealthCheck, strategies as st
+from hypothesis import HealthCheck
+from hypothesis import strategies as st
 
 #: Settings of every hypothesis test here: requests take milliseconds, fixtures are per test.
 EXAMPLES: dict[str, Any] = {
@@ -85,6 +86,18 @@ def unb64url(segment: str) -> bytes:
 def split_jws(token: str) -> tuple[dict[str, Any], dict[str, Any], str]:
     header, payload, signature = token.split(".")
     return json.loads(unb64url(header)), json.loads(unb64url(payload)), signature
+
+
+def es256_raw(header: dict[str, Any], claims: dict[str, Any], key: Any) -> str:
+    """A token ES256-signed under ``key`` with any header at all (hostile ones included), written by hand:
+    PyJWT, rightly, refuses to encode some of the headers an attacker can send."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+    signing_input = f"{b64url_json(header)}.{b64url_json(claims)}"
+    r, s = decode_dss_signature(key.sign(signing_input.encode("ascii"), ec.ECDSA(hashes.SHA256())))
+    return f"{signing_input}.{b64url(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
 
 
 def hs256(header: dict[str, Any], claims: dict[str, Any], key: bytes) -> str:

@@ -13,7 +13,7 @@ test put it (the ``civic_sandbox`` fixture serves it in a thread of the test pro
 
 Every child runs in its own process group and is stopped (SIGTERM, then SIGKILL) when the ``with`` block
 ends, whatever happened inside it. The children are this module run as a script:
-``python -m tests.multiprocess migrate|serve``.
+``python -m tests.multiprocess migrate|serve|work`` (``work``: a task worker, ``db_worker --batch``).
 """
 
 from __future__ import annotations
@@ -276,6 +276,17 @@ def _serve() -> int:
     return 0
 
 
+def _work() -> int:
+    """django-tasks-db's worker: run every queued task (``TASKS`` is its database backend), then exit."""
+    _setup_django()
+    from django.conf import settings
+    from django.core.management import call_command
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    call_command("db_worker", batch=True, startup_delay=False, interval=0.1, verbosity=0)
+    return 0
+
+
 def _exit_with_parent() -> None:
     """A child outlives a killed test run otherwise (it has a session of its own): leave with the parent."""
     parent = os.getppid()
@@ -289,9 +300,9 @@ def _exit_with_parent() -> None:
 
 
 def main(argv: Sequence[str]) -> int:
-    commands = {"migrate": _migrate, "serve": _serve}
+    commands = {"migrate": _migrate, "serve": _serve, "work": _work}
     if len(argv) != 1 or argv[0] not in commands:
-        print("usage: python -m tests.multiprocess migrate|serve", file=sys.stderr)
+        print("usage: python -m tests.multiprocess migrate|serve|work", file=sys.stderr)
         return 2
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     _exit_with_parent()

@@ -36,6 +36,7 @@ SECTIONS = {
     "concurrency": "Races",
     "faults": "Faults at Civic, IDEMIA and the cache",
     "privacy": "Privacy: leaked dumps, logs, export, erasure, retention",
+    "sandbox_exposure": "The sandbox mounted in a site that is not in development",
 }
 
 # What each figure is, in a phrase (the table's order within a section); others show their name.
@@ -73,6 +74,11 @@ DESCRIPTIONS = {
     "open_redirect.button_tags": "Hostile ?next= on pages with {% civic_button %} and "
                                  "{% civic_auth_button %}",
     "open_redirect.any_next": "Arbitrary next strings through the SIP exchange",
+    "sandbox_exposure.production": "An outsider's requests (credentials, code minting, control API, an IDEMIA "
+                                   "callback to their URL) on civic-sandbox/ with DEBUG off and SANDBOX off",
+    "sandbox_exposure.sandbox_without_debug": "The same with SANDBOX on (SANDBOX_ALLOW_WITHOUT_DEBUG) and "
+                                              "DEBUG off",
+    "sandbox_exposure.debug_without_sandbox": "The same with DEBUG on and SANDBOX off",
     "takeover.unverified_or_unowned": "Logins presenting the victim's email unverified, unowned, "
                                       "look-alike, or with email_verified not exactly true "
                                       "(LINK_BY_EMAIL on)",

@@ -1,6 +1,7 @@
 """Test settings: the example project's apps on SQLite by default.
 
-CIVIC_TEST_DB=postgres runs on PostgreSQL at 127.0.0.1:5432 (user postgres); CIVIC_TEST_CACHE=redis
+CIVIC_TEST_DB=postgres runs on PostgreSQL at 127.0.0.1:5432 (user postgres), CIVIC_TEST_DB=mysql on MariaDB
+or MySQL at 127.0.0.1:3306 (user root, no password); CIVIC_TEST_CACHE=redis
 uses Redis at 127.0.0.1:6379 as the cache (what replay protection relies on across processes).
 """
 
@@ -23,6 +24,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "django_civic",
+    "django_tasks_db",  # the task queue a worker process reads (tests/test_proofing_tasks.py)
     "example_project.demo",
 ]
 
@@ -64,6 +66,19 @@ if os.environ.get("CIVIC_TEST_DB") == "postgres":
             "USER": "postgres",
             "HOST": "127.0.0.1",
             "PORT": "5432",
+        }
+    }
+elif os.environ.get("CIVIC_TEST_DB") == "mysql":
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.mysql",
+            "NAME": os.environ.get("CIVIC_TEST_DB_NAME", "django_civic"),
+            "USER": "root",
+            "HOST": "127.0.0.1",
+            "PORT": "3306",
+            # utf8mb4: attribute values and names may be any Unicode (an emoji needs 4 bytes).
+            "OPTIONS": {"charset": "utf8mb4"},
+            "TEST": {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"},
         }
     }
 else:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.cache import caches
 from django.test import Client
+from django.urls import URLResolver, get_resolver
+from rest_framework.authentication import BasicAuthentication
 
 from django_civic import signals
 from django_civic.identities import record_identity
@@ -147,3 +151,35 @@ def test_token_auth_reaches_me_and_unlink(sandbox, settings):
     me = app.get("/civic/me/").json()
     [identity] = me["identities"]
     assert app.delete(identity_url(identity["id"])).status_code == 409
+
+
+def test_http_basic_credentials_are_refused(client, sandbox):
+    """DRF's default authentication includes HTTP Basic: on civic/me/ an unthrottled password oracle."""
+    User.objects.create_user("mallory", password="correct horse")
+    basic = "Basic " + base64.b64encode(b"mallory:correct horse").decode()
+    response = client.get("/civic/me/", HTTP_AUTHORIZATION=basic)
+    assert response.status_code == 401
+    assert response.json()["error"] == "not_authenticated"
+
+
+def _drf_views(patterns, prefix=""):
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            yield from _drf_views(pattern.url_patterns, prefix + str(pattern.pattern))
+        elif isinstance(getattr(pattern.callback, "cls", None), type):
+            yield prefix + str(pattern.pattern), pattern.callback.cls
+
+
+def _declared_by(cls, name):
+    return next(klass for klass in cls.__mro__ if name in vars(klass)).__module__
+
+
+def test_every_api_view_names_its_own_authentication_permissions_and_throttles():
+    """REST_FRAMEWORK's defaults belong to the project; none of our views may inherit them."""
+    views = dict(_drf_views(get_resolver("django_civic.urls").url_patterns))
+    assert {"me/", "sip/exchange/", "auth/nonce/", "auth/token/"} <= set(views)
+    inherited = {(path, name) for path, view in views.items()
+                 for name in ("authentication_classes", "permission_classes", "throttle_classes")
+                 if not _declared_by(view, name).startswith("django_civic.")}
+    assert inherited == set()
+    assert BasicAuthentication not in {cls for view in views.values() for cls in view.authentication_classes}

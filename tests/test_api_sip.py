@@ -14,7 +14,7 @@ from django.core.cache import caches
 from django.core.cache.backends.base import BaseCache
 from django.test import Client
 
-from django_civic.models import CivicIdentity
+from django_civic.models import CivicIdentity, VerifiedAttribute
 
 URL = "/civic/sip/exchange/"
 pytestmark = pytest.mark.django_db
@@ -89,6 +89,16 @@ def test_anonymous_login_has_no_attributes(client, sandbox):
     assert body["civic_user_id"] == code["userId"]
     assert body["attributes"] == []
     assert body["user"]["email"] == ""
+
+
+def test_the_scope_the_browser_claims_is_not_stored(client, sandbox):
+    """Civic's answer (userId and attributes) says nothing of the scope request, so the ``scope`` the
+    page sends proves nothing either: an attacker's page could label a basic login PROOF_OF_IDENTITY."""
+    code = sandbox.mint_code("alice", "BASIC_SIGNUP")
+    body = exchange(client, code["authToken"], scope="PROOF_OF_IDENTITY").json()
+    stored = set(VerifiedAttribute.objects.filter(identity__user_id=body["user"]["id"])
+                 .values_list("scope", flat=True))
+    assert stored == {""}
 
 
 @pytest.mark.parametrize("header", ["{token}", "Bearer {token}", "bearer  {token}"])

@@ -26,6 +26,7 @@ from django_civic.identities import record_identity
 from django_civic.models import CivicIdentity
 
 from .hostile import db_rows
+from .test_proofing_flow import TASK_BACKENDS
 
 pytestmark = pytest.mark.django_db
 User = get_user_model()
@@ -123,12 +124,10 @@ def civic(settings, civic_sandbox):
     caches["default"].clear()
     settings.CIVIC = civic_sandbox.civic_settings(
         SANDBOX_ALLOW_WITHOUT_DEBUG=True, API={"THROTTLE_RATE": None},
-        IDEMIA={"TASK_RUNNER": "tests.test_attack_csrf.never_run"})
+        IDEMIA={})
+    # A queue that keeps what it is given and runs nothing: nothing is fetched in these tests.
+    settings.TASKS = {"default": {"BACKEND": f"{TASK_BACKENDS}.dummy.DummyBackend"}}
     return civic_sandbox
-
-
-def never_run(session_pk: int) -> None:
-    """TASK_RUNNER: nothing is fetched in these tests."""
 
 
 @pytest.mark.parametrize("endpoint", sorted(ENDPOINTS))

@@ -41,7 +41,7 @@ def pending(settings, civic_sandbox, monkeypatch):
     monkeypatch.setattr(proofing_fetch, "PROCESSING_BACKOFF", (0.01, 0.01, 0.01))
     settings.CIVIC = civic_sandbox.civic_settings(
         SANDBOX_ALLOW_WITHOUT_DEBUG=True, API={"THROTTLE_RATE": None},
-        IDEMIA={"TASK_RUNNER": "django_civic.proofing_flow.run_now"})
+        IDEMIA={})
     browser = Client()
     browser.force_login(get_user_model().objects.create_user("ada", password="pw"))
     response = browser.post(reverse("django_civic:proofing-start"))

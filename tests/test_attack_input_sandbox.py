@@ -64,8 +64,10 @@ def assert_sandbox_error(response) -> str:
 
 @pytest.fixture
 def sandbox(civic_sandbox, settings):
-    # Mounted and stand-alone sandboxes share one state per process; the fixture resets it afterwards.
-    settings.CIVIC = civic_sandbox.civic_settings(SANDBOX_ALLOW_WITHOUT_DEBUG=True)
+    # Mounted and stand-alone sandboxes share one state per process; the fixture resets it afterwards. A
+    # mounted sandbox answers only in development (SANDBOX and DEBUG on; test_sandbox_isolation.py).
+    settings.DEBUG = True
+    settings.CIVIC = civic_sandbox.civic_settings()
     civic_sandbox.reset()
     return civic_sandbox
 

@@ -8,8 +8,17 @@ through one of them does not buy extra attempts at another.
 
 from __future__ import annotations
 
+import os
+import sys
+from collections import Counter
+
 import pytest
 from django.core.cache import caches
+from django.core.management import call_command
+from django.db import connection, connections
+from django.test import Client
+
+from .multiprocess import fire_at_once
 
 pytestmark = pytest.mark.django_db
 NONCE = "/civic/auth/nonce/"
@@ -75,3 +84,58 @@ def test_spoofed_forwarded_for_buys_nothing(client, settings, path, record_figur
     assert bypassed.count(429) == 17
     record_figure(f"throttle.spoofed_ip{path.replace('/civic/auth/', '.civic_auth_').rstrip('/')}",
                   spoofed_addresses=60, extra_attempts_gained=0)
+
+
+# -- the limit under concurrency ---------------------------------------------------------------------------
+
+# Requests released at once by one client, and the rate they meet. The database cache gets fewer: each
+# thread holds a database connection of its own, and the shared PostgreSQL has about 100 to give.
+LOAD = {"locmem": (120, 30), "database": (40, 10), "redis": (120, 30)}
+CONCURRENT_CACHES = {
+    "locmem": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "civic-throttle"},
+    "database": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "civic_throttle_cache"},
+    "redis": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+              "LOCATION": os.environ.get("CIVIC_TEST_REDIS_URL", ""), "KEY_PREFIX": "civic_throttle_test"},
+}
+
+
+@pytest.fixture
+def busy_switching():
+    # Hand the GIL over far more often than the default 5 ms, so threads interleave inside the throttle
+    # as requests on separate workers would.
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    yield
+    sys.setswitchinterval(previous)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("backend", sorted(CONCURRENT_CACHES))
+def test_the_limit_holds_under_concurrency_on_every_cache(settings, backend, busy_switching, record_figure):
+    if backend == "redis" and os.environ.get("CIVIC_TEST_CACHE") != "redis":
+        pytest.skip("needs Redis (CIVIC_TEST_CACHE=redis, make test-postgres)")
+    if backend == "database" and connection.vendor == "sqlite":
+        # SQLite's shared in-memory test database refuses a second writer at once ("table is locked")
+        # instead of queueing it, and the throttle fails open on cache errors; PostgreSQL runs this.
+        pytest.skip("needs a database that queues concurrent writers (CIVIC_TEST_DB=postgres)")
+    attackers, rate = LOAD[backend]
+    settings.CACHES = {**settings.CACHES, "throttle": CONCURRENT_CACHES[backend]}
+    civic(settings, CACHE_ALIAS="throttle", API={"THROTTLE_RATE": f"{rate}/min"})
+    if backend == "database":
+        call_command("createcachetable", "civic_throttle_cache", verbosity=0)
+    caches["throttle"].clear()
+
+    def send(_i):
+        try:
+            return Client().post("/civic/sip/exchange/", b"{}", content_type="application/json").status_code
+        finally:
+            connections.close_all()  # this thread's own database connection
+
+    try:
+        statuses = fire_at_once(attackers, send)
+    finally:
+        caches["throttle"].clear()
+    assert not [s for s in statuses if isinstance(s, Exception)], statuses[:3]
+    assert Counter(statuses) == {400: rate, 429: attackers - rate}
+    record_figure(f"throttle.concurrent.{backend}", sent_at_once=attackers, rate=f"{rate}/min",
+                  allowed=statuses.count(400))

@@ -7,6 +7,7 @@ first exchange request that reaches it, so a fault still pending afterwards mean
 from __future__ import annotations
 
 import logging
+import time
 
 import pytest
 from hypothesis import HealthCheck, given
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth.signals import user_login_failed
 from django.core.cache import caches
+from django.core.exceptions import ImproperlyConfigured
 from django.test import RequestFactory
 
 from django_civic.backends.sip import CivicSIPBackend
@@ -61,7 +63,7 @@ def test_login_creates_user_identity_and_result(sandbox, request_):
     assert (identity.provider, identity.subject) == ("civic_sip", code["userId"])
     result = request_.civic_login_result
     assert result.user_created and result.identity == identity
-    assert VerifiedAttribute.objects.get(identity=identity, label=EMAIL).scope == "BASIC_SIGNUP"
+    assert VerifiedAttribute.objects.get(identity=identity, label=EMAIL).scope == ""  # Civic proves none
     assert not hasattr(request_, "civic_auth_error")
 
 
@@ -135,6 +137,19 @@ def test_a_code_is_single_use_and_the_replay_never_reaches_civic(sandbox, reques
     assert authenticate(replay, civic_sip_token=token) is None
     assert isinstance(replay.civic_auth_error, TokenReplayed)
     assert replay.civic_auth_error.code == "token_replayed"
+    assert exchange_pending(sandbox) == 1
+
+
+def test_a_code_in_its_expiry_grace_stays_spent_until_it_could_no_longer_be_accepted(sandbox, request_):
+    """A code 15 s past ``exp`` is still accepted (30 s leeway). Its single-use record must last until
+    ``exp + leeway`` and beyond (other servers' clocks): it once lasted 1 s, and the copy went to Civic."""
+    token = sandbox.mint_code("alice", age=1800 + 15)["authToken"]
+    assert authenticate(request_, civic_sip_token=token) is not None
+    time.sleep(1.5)  # past the old one-second record, well within the code's grace
+    arm(sandbox)
+    replay = RequestFactory().post("/")
+    assert authenticate(replay, civic_sip_token=token) is None
+    assert isinstance(replay.civic_auth_error, TokenReplayed)
     assert exchange_pending(sandbox) == 1
 
 
@@ -238,12 +253,16 @@ def test_client_is_sandbox_aware_and_cached_per_configuration(sandbox, settings)
     assert get_sip_client() is not client and get_sip_client().timeout == 3.0
 
 
-def test_sandbox_url_defaults_to_this_sites_mount(settings):
+def test_sandbox_url_is_the_setting_never_the_request(settings):
+    # Before issue 13 it defaulted to this site's mount made absolute from the request's Host.
     settings.CIVIC = {"SANDBOX": True}
-    request = RequestFactory().get("/", HTTP_HOST="shop.example")
-    assert sandbox_url(request) == "http://shop.example/civic-sandbox/"
+    assert sandbox_url() == "http://127.0.0.1:8000/civic-sandbox/"  # the documented default (runserver)
     settings.CIVIC = {"SANDBOX": True, "SANDBOX_URL": "http://127.0.0.1:9000"}
-    assert sandbox_url(None) == "http://127.0.0.1:9000/"
+    assert sandbox_url() == "http://127.0.0.1:9000/"
+    for bad in (None, "", "127.0.0.1:9000", "/civic-sandbox/"):
+        settings.CIVIC = {"SANDBOX": True, "SANDBOX_URL": bad}
+        with pytest.raises(ImproperlyConfigured, match="SANDBOX_URL"):
+            sandbox_url()
 
 
 def test_production_client_uses_configured_credentials_and_civics_key(settings):

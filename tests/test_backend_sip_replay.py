@@ -27,7 +27,7 @@ def test_first_use_wins_then_refused():
 
 @pytest.mark.parametrize("ttl", [0, -5, 0.2])
 def test_a_short_or_negative_ttl_still_protects(ttl):
-    """Django reads timeout=0 as 'expire now': the minimum of 1 second keeps the code burnt."""
+    """Django reads timeout=0 as 'expire now': the clock-skew margin keeps the code burnt whatever the ttl."""
     assert consume_once("sip", "code", ttl) is True
     assert consume_once("sip", "code", ttl) is False
 

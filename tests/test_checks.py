@@ -190,3 +190,37 @@ def test_e007_fires_for_an_unknown_cache_alias(production):
     assert ids(core.check_replay_cache()) == ["django_civic.E007"]
     production.CACHES = {**production.CACHES, "replay": production.CACHES["default"]}
     assert core.check_replay_cache() == []
+
+
+# -- E008 (deploy) / E009 ------------------------------------------------------------------------
+
+def test_e008_names_a_mounted_sandbox_in_a_deploy_check(production):
+    # The tests' URLconf is the example project's, which mounts the sandbox at civic-sandbox/.
+    messages = core.check_sandbox_mounted()
+    assert ids(messages) == ["django_civic.E008"] and "'civic-sandbox/'" in messages[0].msg
+    assert "django_civic.E008" in ids(checks.run_checks(include_deployment_checks=True))
+    assert "django_civic.E008" not in ids(checks.run_checks())  # a deploy check only: development stays quiet
+
+
+def test_e008_finds_the_sandbox_under_a_nested_include(production, settings):
+    settings.ROOT_URLCONF = "tests.urls"  # "" -> example_project.urls -> civic-sandbox/
+    assert "'civic-sandbox/'" in core.check_sandbox_mounted()[0].msg
+
+
+def test_e008_quiet_without_the_mount(production, settings):
+    settings.ROOT_URLCONF = "tests.urls_without_sandbox"
+    assert core.check_sandbox_mounted() == []
+
+
+@pytest.mark.parametrize("url", [None, "", "127.0.0.1:8000/civic-sandbox/", "/civic-sandbox/", 8000])
+def test_e009_fires_for_a_sandbox_url_that_is_not_absolute(production, url):
+    production.DEBUG = True
+    production.CIVIC = {"SANDBOX": True, "SANDBOX_URL": url}
+    assert ids(core.check_sandbox_url()) == ["django_civic.E009"]
+
+
+def test_e009_quiet_for_an_absolute_url_or_without_the_sandbox(production):
+    production.CIVIC = {"SANDBOX": True}  # the default, http://127.0.0.1:8000/civic-sandbox/
+    assert core.check_sandbox_url() == []
+    production.CIVIC = {"SANDBOX": False, "SANDBOX_URL": None}
+    assert core.check_sandbox_url() == []

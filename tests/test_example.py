@@ -127,8 +127,10 @@ def test_example_settings_run_the_sandbox_on_sqlite():
     assert "django_civic.backends.CivicSIPBackend" in example.AUTHENTICATION_BACKENDS
 
 
-def test_example_urls_mount_admin_api_and_sandbox():
+def test_example_urls_mount_admin_api_and_sandbox(settings):
     from django.urls import resolve
+
+    settings.DEBUG = True  # the mounted sandbox answers only in development (test_sandbox_isolation.py)
 
     assert resolve("/admin/").app_name == "admin"
     assert resolve("/civic/sip/exchange/").url_name == "sip_exchange"

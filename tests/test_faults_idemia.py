@@ -26,7 +26,7 @@ from django.urls import reverse
 
 from django_civic.models import CivicIdentity, ProofingSession, VerifiedAttribute
 
-from .test_proofing_flow import RUN_NOW, finish, post_callback, start
+from .test_proofing_flow import finish, post_callback, start
 
 pytestmark = pytest.mark.django_db
 User = get_user_model()
@@ -56,7 +56,7 @@ def label(kind: str, options: dict[str, Any]) -> str:
 def idemia(settings, civic_sandbox):
     settings.CIVIC = civic_sandbox.civic_settings(
         SANDBOX_ALLOW_WITHOUT_DEBUG=True, HTTP_TIMEOUT=TIMEOUT,
-        IDEMIA={"TASK_RUNNER": RUN_NOW, "MAX_SESSIONS_PER_DAY": 1000})
+        IDEMIA={"MAX_SESSIONS_PER_DAY": 1000})
     return civic_sandbox
 
 

@@ -205,6 +205,19 @@ def test_query_count_does_not_depend_on_the_number_of_attributes(phase):
     assert counts[0] <= 12
 
 
+def test_a_returning_login_reads_twice_and_writes_twice(make_attributes):
+    """The identity with its user, then its attributes; then the identity's and the unchanged
+    attributes' timestamps: four statements, whatever the number of attributes."""
+    record_identity(provider="civic_sip", subject="person-1", attributes=make_attributes())
+    with CaptureQueriesContext(connection) as ctx:
+        result = record_identity(provider="civic_sip", subject="person-1",
+                                 attributes=[Attribute(EMAIL, "ann@example.com", True, True)])
+    statements = [q["sql"] for q in ctx.captured_queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE"))]
+    kinds = [sql.split()[0] for sql in statements]
+    assert kinds.count("SELECT") == 2 and kinds.count("UPDATE") == 2, statements
+    assert not result.identity_created and [a.label for a in result.attributes] == [EMAIL, PHONE]
+
+
 # -- signup policy --------------------------------------------------------------------------------
 
 def test_signup_closed_refuses_new_identities_and_writes_nothing(make_attributes, settings):

@@ -26,7 +26,7 @@ from django_civic.clients.oidc import civic_access_token_for, get_token_exchange
 from django_civic.models import CivicIdentity, ProofingSession, VerifiedAttribute
 from django_civic.privacy import erase_user, export_user
 
-from .test_proofing_flow import RUN_NOW, finish, post_callback, start
+from .test_proofing_flow import finish, post_callback, start
 
 User = get_user_model()
 SIP = "/civic/sip/exchange/"
@@ -53,7 +53,7 @@ def populate(civic_sandbox, settings, tmp_path, **civic) -> People:
         "BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(tmp_path)}}}
     settings.CIVIC = civic_sandbox.civic_settings(
         SANDBOX_ALLOW_WITHOUT_DEBUG=True, LINK_BY_EMAIL=True, API={"THROTTLE_RATE": None},
-        IDEMIA={"TASK_RUNNER": RUN_NOW, "STORE_PROOF": True, "PROOF_STORAGE": "proofs"}, **civic)
+        IDEMIA={"STORE_PROOF": True, "PROOF_STORAGE": "proofs"}, **civic)
 
     code = civic_sandbox.mint_code("carol", "PROOF_OF_IDENTITY")["authToken"]
     signed_up = Client().post(SIP, {"token": code, "scope": "PROOF_OF_IDENTITY"},

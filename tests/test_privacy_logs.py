@@ -41,7 +41,7 @@ from django_civic.oidc.session import SESSION_KEY as TOKENS_KEY
 from django_civic.sandbox import defaults
 from django_civic.sip.crypto import load_private_key
 
-from .test_proofing_flow import RUN_NOW, finish, post_callback, start
+from .test_proofing_flow import finish, post_callback, start
 
 pytestmark = pytest.mark.django_db
 
@@ -126,7 +126,7 @@ def site(civic_sandbox, settings, tmp_path):
         SANDBOX_ALLOW_WITHOUT_DEBUG=True, API={"THROTTLE_RATE": None},
         ENCRYPTION_KEYS=[ENCRYPTION_KEY], DIGEST_KEY=DIGEST_KEY,
         AUTH={"STORE_TOKENS": True},
-        IDEMIA={"TASK_RUNNER": RUN_NOW, "STORE_PROOF": True, "PROOF_STORAGE": "proofs"})
+        IDEMIA={"STORE_PROOF": True, "PROOF_STORAGE": "proofs"})
     return civic_sandbox
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 
 from django_civic.checks import proofing
 
@@ -20,7 +21,7 @@ def ids(messages):
 
 def run_all():
     return ids(proofing.check_credentials() + proofing.check_https() + proofing.check_values()
-               + proofing.check_runner_and_storage() + proofing.check_callback_base_url())
+               + proofing.check_proof_storage() + proofing.check_callback_base_url())
 
 
 @pytest.fixture
@@ -78,23 +79,21 @@ def test_retention_none_is_allowed(production):
     assert proofing.check_values() == []
 
 
-@pytest.mark.parametrize("runner", ["no.such.module.run", "django_civic.proofing_flow.MAX_CALLBACK_BYTES"])
-def test_e205_task_runner(production, runner):
-    configure(production, TASK_RUNNER=runner)
-    assert ids(proofing.check_runner_and_storage()) == ["django_civic.E205"]
-    configure(production, TASK_RUNNER="django_civic.proofing_flow.run_now")
-    assert proofing.check_runner_and_storage() == []
+def test_the_removed_task_runner_setting_says_what_replaced_it(production):
+    configure(production, TASK_RUNNER="myapp.tasks.fetch.delay")
+    with pytest.raises(ImproperlyConfigured, match="TASK_RUNNER'.* was removed: .*TASKS setting"):
+        proofing.check_proof_storage()
 
 
 def test_e206_and_w203_proof_storage(production):
     configure(production, STORE_PROOF=True, PROOF_STORAGE="private")
-    assert ids(proofing.check_runner_and_storage()) == ["django_civic.E206"]
+    assert ids(proofing.check_proof_storage()) == ["django_civic.E206"]
     configure(production, STORE_PROOF=True, PROOF_STORAGE="default")
-    assert ids(proofing.check_runner_and_storage()) == ["django_civic.W203"]
+    assert ids(proofing.check_proof_storage()) == ["django_civic.W203"]
     production.STORAGES = {**production.STORAGES, "private": {
         "BACKEND": "django.core.files.storage.FileSystemStorage"}}
     configure(production, STORE_PROOF=True, PROOF_STORAGE="private")
-    assert proofing.check_runner_and_storage() == []
+    assert proofing.check_proof_storage() == []
 
 
 def test_w201_callback_base_url(production):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import threading
@@ -26,6 +27,7 @@ from django_civic.proofing import (
 from django_civic.proofing import errors
 from django_civic.proofing.parsing import extract_proof
 from django_civic.sandbox import defaults
+from django_civic.sandbox.idemia.gips import BOUNDARY_LOOKALIKES
 from django_civic.sandbox.idemia.testing import RecordingServer
 
 SECRETS = (defaults.IDEMIA_CLIENT_SECRET, defaults.IDEMIA_API_KEY)
@@ -429,6 +431,86 @@ def test_parse_identity_never_fails_any_other_way(payload):
         parse_identity(payload, "gips-x")
     except ProofingMalformedResponse:
         pass
+
+
+def _zip_holding(*files: tuple[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:  # stored, so the files' bytes appear as they are
+        for name, data in files:
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def _envelope(part: bytes, *headers: str, boundary: str = "b") -> bytes:
+    head = "".join(f"{header}\r\n" for header in ("Content-Type: application/zip", *headers))
+    return f"--{boundary}\r\n{head}\r\n".encode() + part + f"\r\n--{boundary}--\r\n".encode()
+
+
+def test_a_base64_part_yields_the_archive_not_its_base64_text():
+    archive = _zip_holding(("root/proof.json", b"{}"))
+    part = base64.encodebytes(archive).replace(b"\n", b"\r\n")
+    envelope = _envelope(part, "Content-Transfer-Encoding: base64")
+    assert extract_proof('multipart/mixed; boundary="b"', envelope) == (archive, "application/zip")
+
+
+def test_boundary_like_bytes_inside_the_archive_do_not_cut_it():
+    # Starts of delimiters that are not delimiters: more text after the boundary, the boundary in mid-line,
+    # the close delimiter's shape followed by more (RFC 2046 5.1.1).
+    archive = _zip_holding(("root/proof.json", b"{}"),
+                           ("root/note.txt", b"\r\n--b-not-the-end\r\nmid-line --b\r\n--b--but-not-closed\r\n"))
+    assert extract_proof("multipart/mixed; boundary=b", _envelope(archive)) == (archive, "application/zip")
+
+
+def test_the_sandbox_proof_in_base64_arrives_whole(civic_sandbox, client):
+    identity_id = finished_identity(civic_sandbox, client)
+    civic_sandbox.inject_fault("idemia.proof", "base64")
+    archive = client.get_proof(identity_id)
+    names = zipfile.ZipFile(io.BytesIO(archive.content)).namelist()
+    assert any(name.endswith("/proof.json") for name in names)
+
+
+def test_the_sandbox_proof_with_boundary_like_bytes_arrives_whole(civic_sandbox, client):
+    identity_id = finished_identity(civic_sandbox, client)
+    civic_sandbox.inject_fault("idemia.proof", "boundary_text")
+    archive = zipfile.ZipFile(io.BytesIO(client.get_proof(identity_id).content))
+    note = next(name for name in archive.namelist() if name.endswith("/images/note.txt"))
+    assert archive.read(note) == BOUNDARY_LOOKALIKES
+    assert archive.testzip() is None
+
+
+MALFORMED_ENVELOPES = [
+    ("multipart/mixed", _envelope(b"PK\x03\x04data")),  # no boundary parameter
+    ("multipart/mixed; boundary=b", b"--b--\r\n"),  # no part at all
+    ("multipart/mixed; boundary=b", b"PK\x03\x04 no delimiter anywhere"),
+    ("multipart/mixed; boundary=b", b"--b\r\nContent-Type: application/zip\r\n\r\nPK\x03\x04cut short"),
+    ("multipart/mixed; boundary=b", _envelope(b"!!not base64!!", "Content-Transfer-Encoding: base64")),
+    ("multipart/mixed; boundary=b", _envelope(b"QUJD=", "Content-Transfer-Encoding: base64")),  # bad padding
+    ("multipart/mixed; boundary=b", b"--b\r\nno blank line after the headers\r\n--b--\r\n"),
+    ("multipart/mixed; boundary=b", _envelope(b"")),  # an empty file
+    ("multipart/mixed; boundary=b\r\nX-Injected: 1", _envelope(b"PK\x03\x04data")),
+    ("multipart/mixed; boundary=\u00e9\u20ac", _envelope(b"PK\x03\x04data", boundary="\u00e9")),
+]
+
+
+@pytest.mark.parametrize(("content_type", "body"), MALFORMED_ENVELOPES)
+def test_malformed_envelopes_are_the_clients_own_error(content_type, body):
+    with pytest.raises(ProofingMalformedResponse):
+        extract_proof(content_type, body)
+
+
+@settings(max_examples=300, deadline=None)
+@given(content_type=st.one_of(st.text(max_size=60), st.sampled_from(
+           ["multipart/mixed; boundary=b", 'multipart/related; boundary="b"', "multipart/mixed", "application/zip"])),
+       body=st.one_of(st.binary(max_size=200), st.lists(st.sampled_from(
+           [b"--b", b"--b--", b"\r\n", b"\n", b"Content-Type: application/zip", b"Content-Type: multipart/mixed; boundary=c",
+            b"--c", b"Content-Transfer-Encoding: base64", b"Content-Transfer-Encoding: quoted-printable",
+            b"PK\x03\x04", b"QUJD", b"=", b"=0", b":", b" "]), max_size=30).map(b"".join)))
+def test_extract_proof_never_fails_any_other_way(content_type, body):
+    try:
+        content, kind = extract_proof(content_type, body)
+    except ProofingMalformedResponse:
+        return
+    assert isinstance(content, bytes) and isinstance(kind, str)
 
 
 def test_extract_proof_variants():

@@ -25,18 +25,38 @@ from django_civic import proofing_fetch
 from django_civic.identities import record_identity
 from django_civic.models import CivicIdentity, ProofingSession, VerifiedAttribute
 from django_civic.proofing_fetch import fetch_and_record, read_proof
+from django_civic.proofing_maintenance import reconcile
 from django_civic.sandbox.idemia.testing import RecordingServer
 
 pytestmark = pytest.mark.django_db
 User = get_user_model()
 Status = ProofingSession.Status
-RUN_NOW = "django_civic.proofing_flow.run_now"
-scheduled: list[int] = []
 
 
-def record_pk(session_pk: int) -> None:
-    """A TASK_RUNNER that only remembers what it was asked to run."""
-    scheduled.append(session_pk)
+try:  # Django 6's own Tasks framework, else the django-tasks backport (Django 5.2)
+    from django.tasks import task_backends
+    from django.tasks.backends.base import BaseTaskBackend
+    TASK_BACKENDS = "django.tasks.backends"
+except ImportError:
+    from django_tasks import task_backends
+    from django_tasks.backends.base import BaseTaskBackend
+    TASK_BACKENDS = "django_tasks.backends"
+IMMEDIATE = f"{TASK_BACKENDS}.immediate.ImmediateBackend"
+
+
+class RefusingBackend(BaseTaskBackend):
+    """A task queue that is down."""
+
+    def enqueue(self, task, args, kwargs):
+        raise ConnectionError("the queue is down")
+
+
+@pytest.fixture
+def queued(settings):
+    """A queue that only keeps what it is given (DummyBackend): returns the args of the queued fetches."""
+    settings.TASKS = {"default": {"BACKEND": f"{TASK_BACKENDS}.dummy.DummyBackend"}}
+    backend = task_backends["default"]
+    return lambda: [arg for result in backend.results for arg in result.args]
 
 
 @pytest.fixture(autouse=True)
@@ -50,7 +70,7 @@ def idemia(settings, civic_sandbox):
     def configure(**idemia_settings):
         settings.CIVIC = civic_sandbox.civic_settings(
             SANDBOX_ALLOW_WITHOUT_DEBUG=True, API={"THROTTLE_RATE": None},
-            IDEMIA={"TASK_RUNNER": RUN_NOW, **idemia_settings})
+            IDEMIA=idemia_settings)
 
     configure()
     civic_sandbox.configure = configure
@@ -513,11 +533,10 @@ def test_unknown_identity_at_gips_is_an_error(idemia, browser):
     assert (session.status, session.error_code) == (Status.ERROR, "proofing_not_found")
 
 
-def test_identity_created_before_the_session_is_refused(idemia, browser):
-    idemia.configure(TASK_RUNNER="tests.test_proofing_flow.record_pk")
+def test_identity_created_before_the_session_is_refused(idemia, browser, queued):
     session = start(browser)
     post_callback(*finish(idemia, session))
-    assert scheduled[-1] == session.pk
+    assert queued() == [session.pk]
     # As if the session had started long after IDEMIA created the identity the callback names.
     ProofingSession.objects.filter(pk=session.pk).update(
         created_at=timezone.now() + timezone.timedelta(hours=1)
@@ -528,12 +547,34 @@ def test_identity_created_before_the_session_is_refused(idemia, browser):
     assert CivicIdentity.objects.count() == 0
 
 
-def test_custom_task_runner_gets_the_session(idemia, browser):
-    idemia.configure(TASK_RUNNER="tests.test_proofing_flow.record_pk")
+def test_the_fetch_is_enqueued_with_the_session_key_only(idemia, browser, queued):
     session = start(browser)
     post_callback(*finish(idemia, session))
     session.refresh_from_db()
-    assert scheduled[-1] == session.pk and session.status == Status.CALLBACK_RECEIVED
+    # The queue gets the primary key: no secret, no identity id, no personal data.
+    assert queued() == [session.pk] and session.status == Status.CALLBACK_RECEIVED
+
+
+def test_the_default_backend_fetches_in_the_callback_request(idemia, browser):
+    """No TASKS setting: Django's ImmediateBackend runs the fetch after the commit, before the 204."""
+    session = start(browser)
+    assert post_callback(*finish(idemia, session)).status_code == 204
+    session.refresh_from_db()
+    assert session.status == Status.VERIFIED
+
+
+def test_a_queue_that_refuses_the_task_does_not_fail_the_callback(idemia, browser, settings):
+    settings.TASKS = {"default": {"BACKEND": "tests.test_proofing_flow.RefusingBackend"}}
+    session = start(browser)
+    path, body = finish(idemia, session)
+    response = post_callback(path, body)
+    session.refresh_from_db()
+    # Recorded, answered 2xx; the reconcile command fetches it later.
+    assert response.status_code == 204 and session.status == Status.CALLBACK_RECEIVED
+    settings.TASKS = {"default": {"BACKEND": IMMEDIATE}}
+    assert reconcile().fetched == 1
+    session.refresh_from_db()
+    assert session.status == Status.VERIFIED
 
 
 # -- the proof archive -----------------------------------------------------------------------------

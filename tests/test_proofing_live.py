@@ -37,7 +37,7 @@ Status = ProofingSession.Status
 @pytest.fixture
 def site(live_server, settings, civic_sandbox):
     extra = {} if connection.vendor == "postgresql" else {
-        "IDEMIA": {"TASK_RUNNER": "django_civic.proofing_flow.run_now"}}
+        "IDEMIA": {}}
     settings.CIVIC = civic_sandbox.civic_settings(
         SANDBOX_ALLOW_WITHOUT_DEBUG=True, API={"THROTTLE_RATE": None}, **extra
     )

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import threading
 import uuid
 from datetime import timedelta
 from io import StringIO
-from urllib.parse import urlsplit
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
-from django.test import Client
-from django.urls import reverse
 from django.utils import timezone
 
 from django_civic.models import CivicIdentity, ProofingSession
@@ -133,23 +128,3 @@ def test_purge_command_uses_the_setting(settings, user):
     make_session(user, status=Status.VERIFIED, completed_at=timezone.now() - timedelta(days=3000))
     call_command("civic_purge_proofing", stdout=out)
     assert ProofingSession.objects.count() == 1
-
-
-@pytest.mark.django_db(transaction=True)
-def test_default_runner_fetches_in_a_background_thread(idemia, user):
-    """TASK_RUNNER None: the callback is answered first, the fetch runs in a thread of this process."""
-    client = Client()
-    client.force_login(user)
-    response = client.post(reverse("django_civic:proofing-start"))
-    session = ProofingSession.objects.get()
-    idemia.inject_fault("idemia.callback", "drop")
-    state = idemia.idemia_complete(session.idemia_session_id)
-    before = set(threading.enumerate())
-    response = Client().post(urlsplit(state["callback_url"]).path, data=json.dumps(state["callback"]["body"]),
-                             content_type="application/json")
-    assert response.status_code == 204
-    workers = [t for t in set(threading.enumerate()) - before if t.name == "django-civic-proofing"]
-    for worker in workers:
-        worker.join(30)
-    session.refresh_from_db()
-    assert session.status == Status.VERIFIED

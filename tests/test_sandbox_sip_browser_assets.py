@@ -134,7 +134,8 @@ FRAMING_MIDDLEWARE = [
 ]
 
 
-@override_settings(MIDDLEWARE=FRAMING_MIDDLEWARE)
+# A mounted sandbox answers only in development: CIVIC["SANDBOX"] (the tests' settings) and DEBUG.
+@override_settings(MIDDLEWARE=FRAMING_MIDDLEWARE, DEBUG=True)
 def test_mounted_wallet_may_be_framed_while_the_rest_of_the_site_may_not(db):
     client = Client()
     wallet_page = client.get("/civic-sandbox/sip/wallet/")
@@ -145,7 +146,7 @@ def test_mounted_wallet_may_be_framed_while_the_rest_of_the_site_may_not(db):
     assert 'var SANDBOX_BASE = "http://site.test/civic-sandbox/";' in script.content.decode()
 
 
-@override_settings(MIDDLEWARE=FRAMING_MIDDLEWARE)
+@override_settings(MIDDLEWARE=FRAMING_MIDDLEWARE, DEBUG=True)
 def test_mounted_sandbox_posts_need_no_csrf_token(db):
     client = Client(enforce_csrf_checks=True)
     # CSRF is enforced on this site...

@@ -16,10 +16,11 @@ from django_civic.sip import SIPError
 from django_civic.sip.crypto import (
     b64url_encode,
     compact_json,
-    encode_es256_jwt,
     hmac_base64,
     load_private_key,
 )
+
+from .hostile import es256_raw
 
 SETTINGS = settings(max_examples=100, deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -100,7 +101,7 @@ def test_garbage_bodies_with_valid_credentials_get_a_4xx(sandbox, body):
        header=st.dictionaries(st.sampled_from(["alg", "typ", "kid", "crit"]), json_values, max_size=4))
 def test_partner_tokens_with_any_claims_get_a_4xx(sandbox, claims, header):
     body = b'{"authToken":"x"}'
-    token = encode_es256_jwt(claims, PARTNER_KEY, {"alg": "ES256", **header})
+    token = es256_raw({"alg": "ES256", **header}, claims, PARTNER_KEY)
     authorization = f"Civic {token}.{hmac_base64(body, defaults.SIP_APP_SECRET)}"
     response = requests.post(sandbox.sip_exchange_url(), data=body, headers={"Authorization": authorization},
                              timeout=10)

@@ -113,7 +113,7 @@ class CivicAccessTokenAuthentication(BaseAuthentication):
             return None  # not a well-formed JWS, so no Civic token: maybe another scheme's
 
         try:
-            client = get_oidc_client(getattr(request, "_request", request))
+            client = get_oidc_client()
         except OIDCError:
             return None  # Civic Auth is not configured: nothing here is ours to accept
         # The issuer the token *claims*, only to decide whether it is ours to judge (never trusted).

@@ -4,6 +4,11 @@ Views subclass :class:`CivicAPIView` instead of DRF's ``APIView``. It does not d
 ``REST_FRAMEWORK`` settings for anything that affects correctness or safety: renderers, parsers, content
 negotiation and the exception handler are fixed here, so a site's global DRF choices (the browsable API,
 form parsers, a custom exception handler) cannot turn our 4xx JSON errors into HTML pages or 500s.
+
+Who may call a view is fixed the same way: DRF's defaults (``SessionAuthentication`` and
+``BasicAuthentication``, ``AllowAny``, the project's throttles) are never inherited. HTTP Basic on our
+endpoints would be an unthrottled password oracle. Each view names its authentication, permission and
+throttle classes; one that names none admits nobody.
 """
 
 from __future__ import annotations
@@ -15,9 +20,11 @@ from typing import Any
 from rest_framework.exceptions import ParseError
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.parsers import JSONParser
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
+from ..debug import always_active_filter
 from .errors import PayloadTooLarge, exception_handler
 
 #: Largest JSON body our endpoints read. A SIP auth code is about 1 KB; everything else is smaller.
@@ -67,6 +74,17 @@ class CivicAPIView(APIView):
     renderer_classes = [JSONRenderer]
     parser_classes = [BoundedJSONParser]
     content_negotiation_class = JSONOnlyNegotiation
+    # Not REST_FRAMEWORK's defaults (see the module docstring): no authenticator and IsAuthenticated
+    # refuse everyone until a subclass says who may come in.
+    authentication_classes: list[Any] = []
+    permission_classes: list[Any] = [IsAuthenticated]
+    throttle_classes: list[Any] = []
+
+    def initialize_request(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        # Our views handle codes, tokens and personal values: Django's error page and reports hide what
+        # is marked sensitive even with DEBUG on (django_civic.debug).
+        request.exception_reporter_filter = always_active_filter()
+        return super().initialize_request(request, *args, **kwargs)
 
     def get_exception_handler(self) -> Any:
         return exception_handler

@@ -74,6 +74,7 @@ class NonceView(CivicAPIView):
     permission_classes = [AllowAny]
     throttle_classes = [CivicExchangeThrottle]
 
+    @sensitive_variables("nonce_id", "nonce")
     def post(self, request: Any) -> JsonResponse:
         ttl = int(civic_settings.AUTH["NONCE_TTL"])
         nonce_id, nonce = random_token(), random_token()
@@ -106,7 +107,7 @@ class TokenLoginView(CivicAPIView):
     permission_classes = [AllowAny]
     throttle_classes = [CivicExchangeThrottle]
 
-    @sensitive_variables("data", "nonce")
+    @sensitive_variables()  # the tokens, the nonce, and below it the login response
     def post(self, request: Any) -> JsonResponse:
         self.check_body_size()
         check_login_csrf(request)

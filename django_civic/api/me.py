@@ -7,9 +7,11 @@ is the user's only way to log in (no usable password and no other identity to lo
 account would be locked forever. Other users' identities answer 404, exactly like missing ones, so ids
 cannot be probed.
 
-Authentication: Django session (CSRF-checked for the DELETE by DRF), DRF token, simplejwt when installed,
-plus whatever the site lists in ``REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"]`` (e.g. the Civic Auth
-bearer class).
+Authentication: DRF token, a Civic Auth access token (``Bearer``, when Civic Auth is configured), simplejwt
+when installed, and the Django session (CSRF-checked for the DELETE by DRF). Named here, never taken from
+``REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"]``, whose default includes HTTP Basic: a password oracle
+without a throttle. Every accepted credential is an unguessable token or a session, so there is nothing to
+throttle against guessing.
 """
 
 from __future__ import annotations
@@ -19,12 +21,13 @@ from typing import Any
 from django.db import transaction
 from django.http import JsonResponse
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.debug import sensitive_variables
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.permissions import IsAuthenticated
-from rest_framework.settings import api_settings
 
 from .. import signals
 from ..models import CivicIdentity
+from .authentication import CivicAccessTokenAuthentication
 from .base import CivicAPIView
 from .errors import error_response
 from .serializers import IdentitySerializer, UserSerializer
@@ -34,27 +37,24 @@ NON_LOGIN_PROVIDERS = frozenset({"idemia"})
 
 
 def _authentication_classes() -> list[Any]:
-    # Token first: its "WWW-Authenticate: Token" makes an anonymous request a 401, not a 403.
-    classes: list[Any] = [TokenAuthentication]
+    # Token first: its "WWW-Authenticate: Token" makes an anonymous request a 401, not a 403. The Civic
+    # bearer class before simplejwt's: it passes on tokens that are not Civic's, simplejwt refuses them.
+    classes: list[Any] = [TokenAuthentication, CivicAccessTokenAuthentication]
     try:
         from rest_framework_simplejwt.authentication import JWTAuthentication
     except ImportError:
         pass
     else:
         classes.append(JWTAuthentication)
-    classes.append(SessionAuthentication)
-    for cls in api_settings.DEFAULT_AUTHENTICATION_CLASSES:
-        if cls not in classes:
-            classes.append(cls)
-    return classes
+    return [*classes, SessionAuthentication]
 
 
 class MeView(CivicAPIView):
+    authentication_classes = _authentication_classes()
     permission_classes = [IsAuthenticated]
+    throttle_classes: list[Any] = []  # see the module docstring
 
-    def get_authenticators(self) -> list[Any]:
-        return [cls() for cls in _authentication_classes()]
-
+    @sensitive_variables()  # the person's values
     def get(self, request: Any) -> JsonResponse:
         identities = (CivicIdentity.objects.filter(user=request.user)
                       .prefetch_related("attributes").order_by("created_at", "pk"))
@@ -65,6 +65,7 @@ class MeView(CivicAPIView):
 
 
 class MeIdentityView(MeView):
+    @sensitive_variables()  # the person's values, images included
     def get(self, request: Any, pk: int) -> JsonResponse:  # type: ignore[override]
         identity = (CivicIdentity.objects.filter(user=request.user, pk=pk)
                     .prefetch_related("attributes").first())

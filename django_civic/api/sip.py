@@ -59,7 +59,7 @@ class SIPExchangeView(CivicAPIView):
     permission_classes = [AllowAny]
     throttle_classes = [CivicExchangeThrottle]
 
-    @sensitive_variables("token", "data")
+    @sensitive_variables()  # the code, and below it the login response (session key, token or JWTs)
     def post(self, request: Any) -> Any:
         self.check_body_size()
         check_login_csrf(request)
@@ -72,7 +72,7 @@ class SIPExchangeView(CivicAPIView):
             return sip_error_response(sip.SIPInvalidAuthToken())
 
         http_request = request._request
-        user = authenticate(http_request, civic_sip_token=token, scope=data.get("scope", ""))
+        user = authenticate(http_request, civic_sip_token=token)
         if user is None:
             return _failure(getattr(http_request, "civic_auth_error", None))
         return login_response(request, user, BACKEND, data.get("next"))

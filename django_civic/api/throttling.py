@@ -5,12 +5,18 @@ proxies we run; everything to their left was sent by the client and can say anyt
 ``CIVIC["TRUSTED_PROXY_COUNT"] = N`` the client is the N-th address from the right; with 0 (the default)
 the header is ignored entirely and ``REMOTE_ADDR`` is used. Reading it any other way lets an attacker
 pick a fresh "IP" per request and never be throttled.
+
+The count must also hold when the attempts arrive at once. DRF's ``SimpleRateThrottle`` reads a history
+list from the cache and writes it back: concurrent requests all read the same history, so 120 at once let
+81-97 through a 30/min limit. Here each attempt takes a numbered ticket in a fixed window with atomic cache
+operations only (see :meth:`CivicExchangeThrottle.allow_request`).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import logging
+import math
 from typing import Any
 
 from django.core.cache import caches
@@ -55,9 +61,20 @@ class CivicExchangeThrottle(SimpleRateThrottle):
     Every attempt counts, failed or not, so guessing or replaying codes is throttled as well. A rate of
     ``None`` turns throttling off. The counters live in the cache ``CIVIC["CACHE_ALIAS"]``, which must be
     shared between processes in production (the system checks warn about a local-memory cache).
+
+    Fixed windows of the rate's duration, one counter per client and window, so nothing is ever read and
+    written back: ``incr`` hands out a ticket number and ``add`` of that ticket's own key claims it.
+    ``add`` is atomic on every Django cache (LocMem, database, Redis, Memcached); ``incr`` is too, except
+    on the database cache, where it is a get and a set and two attempts can draw the same number, so
+    the ``add`` is what guarantees that no ticket is used twice and at most ``num_requests`` pass per
+    window. A window's keys carry its number, so they are never reused, and they outlive it by one
+    duration, so an app server whose clock lags never increments a counter that has just expired.
     """
 
     scope = "civic_exchange"
+    num_requests: int  # set by SimpleRateThrottle.__init__ from the rate (absent from DRF's stubs)
+    duration: int
+    window_end: float
 
     @property  # type: ignore[override]
     def cache(self) -> BaseCache:
@@ -70,12 +87,42 @@ class CivicExchangeThrottle(SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": client_ip(request)}
 
     def allow_request(self, request: Any, view: Any) -> bool:
+        if self.rate is None:
+            return True
+        self.now = self.timer()
+        window = int(self.now // self.duration)
+        self.window_end = (window + 1) * self.duration
         # A cache outage must not turn every login into a 500. Throttling fails open here because the
         # replay check, which uses the same cache, fails closed: the exchange is refused with 503
         # replay_check_unavailable before any code reaches Civic.
         try:
-            return super().allow_request(request, view)
+            return self._take_ticket(f"{self.get_cache_key(request, view)}:{window}")
         except Exception as exc:  # any cache backend failure
             logger.warning("exchange throttle skipped: cache %r failed (%s)", civic_settings.CACHE_ALIAS,
                            type(exc).__name__)
             return True
+
+    def _take_ticket(self, counter: str) -> bool:
+        cache, timeout = self.cache, 2 * self.duration
+        # Each lost draw means a ticket was taken by someone else; after num_requests of them the window
+        # is full whatever the counter says (on the database cache a stale write can set it back).
+        for _draw in range(self.num_requests):
+            ticket = self._draw(cache, counter, timeout)
+            if ticket > self.num_requests:
+                return False
+            if cache.add(f"{counter}:{ticket}", 1, timeout):
+                return True
+        return False
+
+    @staticmethod
+    def _draw(cache: BaseCache, counter: str, timeout: int) -> int:
+        try:
+            return int(cache.incr(counter))
+        except ValueError:  # the window's first attempt: no counter yet
+            if cache.add(counter, 1, timeout):
+                return 1
+            return int(cache.incr(counter))
+
+    def wait(self) -> float:
+        """Seconds until the current window ends (``Retry-After``), at least 1."""
+        return max(1, math.ceil(self.window_end - self.now))

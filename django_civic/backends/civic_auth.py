@@ -28,6 +28,7 @@ from typing import Any
 
 from django.contrib.auth.backends import ModelBackend
 from django.http import HttpRequest
+from django.views.decorators.debug import sensitive_variables
 
 from ..clients.oidc import get_oidc_client
 from ..conf import civic_settings
@@ -74,6 +75,9 @@ def claims_to_attributes(claims: dict[str, Any]) -> list[Attribute]:
 class CivicAuthBackend(ModelBackend):
     """Logs in with a Civic Auth ID token. Inherits ``get_user`` and permissions from ``ModelBackend``."""
 
+    # Every local here and below holds a token or the person's values: with DEBUG the technical 500 page
+    # (and error reports) print stars for them, in every frame this call leads to.
+    @sensitive_variables()
     def authenticate(  # type: ignore[override]
         self, request: HttpRequest | None, civic_auth_id_token: Any = None, nonce: Any = None,
         civic_auth_access_token: Any = None, scope: Any = "",
@@ -84,7 +88,7 @@ class CivicAuthBackend(ModelBackend):
             if not isinstance(nonce, str) or not nonce:
                 raise NonceMismatch("no nonce was issued for this login")
             access_token = civic_auth_access_token if isinstance(civic_auth_access_token, str) else None
-            client = get_oidc_client(request)
+            client = get_oidc_client()
             claims = client.validate_id_token(civic_auth_id_token, nonce=nonce, access_token=access_token)
             if access_token and civic_settings.AUTH["FETCH_USERINFO"]:
                 userinfo = client.userinfo(access_token, expected_sub=claims["sub"])

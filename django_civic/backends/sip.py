@@ -7,7 +7,9 @@ The order of the steps is the security argument:
 2. single use, *before* the exchange: the code's id is consumed in the shared cache until it expires,
    so of 50 concurrent copies exactly one reaches Civic (fails closed if the cache is down);
 3. the exchange through the SIP client (partner JWT, response verified before decrypting);
-4. :func:`~django_civic.identities.record_identity` with provider ``civic_sip`` and subject ``userId``;
+4. :func:`~django_civic.identities.record_identity` with provider ``civic_sip`` and subject ``userId``,
+   and no scope: Civic's answer (``userId`` and the attributes) does not say which scope request was
+   approved, and what the browser says it asked for proves nothing;
 5. inactive users are refused (``user_can_authenticate``).
 
 On failure it returns ``None`` and leaves the reason on ``request.civic_auth_error`` (a ``SIPError`` or
@@ -24,6 +26,7 @@ from typing import Any
 
 from django.contrib.auth.backends import ModelBackend
 from django.http import HttpRequest
+from django.views.decorators.debug import sensitive_variables
 
 from ..clients.sip import get_sip_client
 from ..exceptions import CivicLoginError, InactiveUser, TokenReplayed
@@ -35,7 +38,6 @@ logger = logging.getLogger("django_civic.backends.sip")
 
 PROVIDER = "civic_sip"
 REPLAY_NAMESPACE = "sip-auth-code"
-_MAX_SCOPE = 64
 
 
 class CivicSIPBackend(ModelBackend):
@@ -44,17 +46,22 @@ class CivicSIPBackend(ModelBackend):
 
     provider = PROVIDER
 
+    # Every local here and below holds the code, Civic's answer or the person's values: with DEBUG the
+    # technical 500 page (and error reports) print stars for them, in every frame this call leads to.
+    @sensitive_variables()
     def authenticate(self, request: HttpRequest | None, civic_sip_token: Any = None,  # type: ignore[override]
-                     scope: Any = "") -> Any:
+                     scope: Any = None) -> Any:
+        # ``scope`` is accepted so that callers passing the page's scope request still reach this backend
+        # (Django skips backends whose signature does not fit), and ignored: it is the client's word.
         if civic_sip_token is None:
             return None
         try:
-            client = get_sip_client(request)
+            client = get_sip_client()
             claims = client.check_auth_code(civic_sip_token)
-            self._consume(client.app_id, client.auth_code_id(claims), claims)
+            self._consume(client.app_id, client.auth_code_id(claims), claims, client.auth_code_leeway)
             data = client.exchange_code(civic_sip_token, claims=claims)
             result = record_identity(provider=self.provider, subject=data.user_id, attributes=data.attributes,
-                                     scope=_clean_scope(scope), request=request)
+                                     request=request)
         except (SIPError, CivicLoginError) as exc:
             return self._fail(request, exc)
         if not self.user_can_authenticate(result.user):
@@ -63,12 +70,14 @@ class CivicSIPBackend(ModelBackend):
             request.civic_login_result = result  # type: ignore[attr-defined]
         return result.user
 
-    def _consume(self, app_id: str, code_id: str, claims: dict[str, Any]) -> None:
+    def _consume(self, app_id: str, code_id: str, claims: dict[str, Any], leeway: float) -> None:
         if not code_id:
             raise SIPInvalidAuthToken("the auth token carries no code id")
-        exp = claims.get("exp")
-        ttl = float(exp) - time.time() if isinstance(exp, (int, float)) else 1800.0
-        if not consume_once(REPLAY_NAMESPACE, f"{app_id}:{code_id}", max(1.0, ttl)):
+        # The code is accepted until exp + leeway (check_auth_code's grace), so it stays spent until
+        # then; a code inside its grace has exp in the past, and counting from exp alone forgot it
+        # at once. consume_once adds the margin for other servers' clocks.
+        ttl = float(claims["exp"]) + leeway - time.time()
+        if not consume_once(REPLAY_NAMESPACE, f"{app_id}:{code_id}", ttl):
             raise TokenReplayed()
 
     @staticmethod
@@ -79,10 +88,3 @@ class CivicSIPBackend(ModelBackend):
         if request is not None:
             request.civic_auth_error = error  # type: ignore[attr-defined]
         return None
-
-
-def _clean_scope(scope: Any) -> str:
-    """The scope request name as the view passed it (``BASIC_SIGNUP``...), or "" if it is not one."""
-    if isinstance(scope, str) and len(scope) <= _MAX_SCOPE and scope.replace("_", "").isalnum():
-        return scope
-    return ""

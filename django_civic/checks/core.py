@@ -9,6 +9,8 @@ Stable ids (documented in docs/settings.md):
 - ``django_civic.E005`` a SIP URL that is not HTTPS outside ``DEBUG``
 - ``django_civic.E006`` ``ENCRYPTION_KEYS`` or ``DIGEST_KEY`` malformed
 - ``django_civic.E007`` ``CACHE_ALIAS`` names no configured cache
+- ``django_civic.E008`` (deploy) the sandbox's URLconf is mounted in the site's URLs
+- ``django_civic.E009`` ``SANDBOX`` on without an absolute http(s) ``SANDBOX_URL``
 - ``django_civic.W003`` encryption and digest keys derived from ``SECRET_KEY`` in production
 - ``django_civic.W004`` a per-process cache behind replay protection
 """
@@ -20,6 +22,7 @@ from typing import Any
 from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
+from django.urls import URLResolver, get_resolver
 from django.utils.module_loading import import_string
 
 from ..conf import civic_settings
@@ -122,6 +125,52 @@ def check_sandbox(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMe
         hint="Turn SANDBOX off in production. For a deliberate staging or CI setup, set "
              "CIVIC['SANDBOX_ALLOW_WITHOUT_DEBUG'] = True.",
         id="django_civic.E004",
+    )]
+
+
+@checks.register(checks.Tags.security)
+def check_sandbox_url(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """E009: in sandbox mode the server calls SANDBOX_URL; it comes from settings, never from a request."""
+    url = civic_settings.SANDBOX_URL
+    if not civic_settings.SANDBOX or (isinstance(url, str) and url.startswith(("http://", "https://"))):
+        return []
+    return [checks.Error(
+        f"CIVIC['SANDBOX_URL'] = {url!r} is not an absolute http(s) URL.",
+        hint="Set it to where the sandbox answers: this site's mount (e.g. 'http://127.0.0.1:8000/civic-sandbox/' "
+             "under runserver) or a stand-alone sandbox ('python -m django_civic.sandbox').",
+        id="django_civic.E009",
+    )]
+
+
+# The namespace of django_civic.sandbox.urls (and of the stand-alone server's routes): found by name so
+# that this check never imports the sandbox itself.
+_SANDBOX_NAMESPACE = "civic_sandbox"
+
+
+def _sandbox_mounts(patterns: Any, prefix: str = "") -> list[str]:
+    found = []
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            route = prefix + str(pattern.pattern)
+            if pattern.app_name == _SANDBOX_NAMESPACE:
+                found.append(route)
+            else:
+                found.extend(_sandbox_mounts(pattern.url_patterns, route))
+    return found
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def check_sandbox_mounted(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """E008: a production URLconf should not carry the sandbox, even though it answers nothing without DEBUG."""
+    mounts = _sandbox_mounts(get_resolver().url_patterns)
+    if not mounts:
+        return []
+    return [checks.Error(
+        f"The sandbox (django_civic.sandbox.urls) is mounted at {', '.join(repr(m) for m in mounts)}: its test "
+        "credentials and control API must never be part of a production site.",
+        hint="Remove the include('django_civic.sandbox.urls') line from the URLconf of production, or include "
+             "it only under DEBUG. It answers 404 unless CIVIC['SANDBOX'] and DEBUG are both on.",
+        id="django_civic.E008",
     )]
 
 

@@ -6,7 +6,6 @@ Stable ids (documented in docs/proofing.md):
 - ``django_civic.E202`` an IDEMIA or callback URL that is not HTTPS outside ``DEBUG``
 - ``django_civic.E203`` ``MIN_LEVEL_OF_ASSURANCE`` is not ``LOA0`` .. ``LOA9``
 - ``django_civic.E204`` ``SESSION_TIMEOUT``, ``MAX_SESSIONS_PER_DAY`` or ``RETENTION_DAYS`` not positive
-- ``django_civic.E205`` ``TASK_RUNNER`` cannot be imported or is not callable
 - ``django_civic.E206`` ``STORE_PROOF`` on but ``PROOF_STORAGE`` names no configured storage
 - ``django_civic.W201`` no ``CALLBACK_BASE_URL``: callback URLs are built from the request's Host header
 - ``django_civic.W202`` ``MIN_LEVEL_OF_ASSURANCE`` below LOA2 (no face match required)
@@ -20,7 +19,6 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core import checks
-from django.utils.module_loading import import_string
 
 from ..conf import civic_settings
 from ..proofing import loa_rank
@@ -104,23 +102,10 @@ def _positive_int(value: Any) -> bool:
 
 
 @checks.register()
-def check_runner_and_storage(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    """E205 (task runner), E206 and W203 (proof storage)."""
+def check_proof_storage(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """E206 and W203 (proof storage)."""
     idemia = civic_settings.IDEMIA
     found: list[checks.CheckMessage] = []
-    runner = idemia["TASK_RUNNER"]
-    if runner is not None:
-        try:
-            target = import_string(runner) if isinstance(runner, str) else runner
-        except ImportError:
-            target = None
-        if not callable(target):
-            found.append(checks.Error(
-                "CIVIC['IDEMIA']['TASK_RUNNER'] cannot be imported or is not callable.",
-                hint="A dotted path to a callable taking a session's primary key, e.g. "
-                     "'myapp.tasks.fetch.delay', or None for a background thread.",
-                id="django_civic.E205",
-            ))
     if idemia["STORE_PROOF"]:
         alias = idemia["PROOF_STORAGE"]
         storages_setting = getattr(settings, "STORAGES", {}) or {}

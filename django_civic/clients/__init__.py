@@ -7,23 +7,22 @@ service; only base URLs and keys differ. :func:`sandbox_url` is where that sandb
 from __future__ import annotations
 
 from django.core.exceptions import ImproperlyConfigured
-from django.http import HttpRequest
-from django.urls import reverse
 
 from ..conf import civic_settings
 
 
-def sandbox_url(request: HttpRequest | None = None) -> str:
-    """Base URL of the sandbox, with a trailing slash.
+def sandbox_url() -> str:
+    """``CIVIC["SANDBOX_URL"]``, the sandbox's base URL, with a trailing slash.
 
-    ``CIVIC["SANDBOX_URL"]`` when set (a standalone sandbox, or the test fixture's), otherwise this
-    site's own ``civic-sandbox/`` mount, made absolute from the request.
+    Always from settings, never from a request: the server calls this URL (SIP exchange, OIDC discovery,
+    IDEMIA), so a ``Host`` header must not choose where those calls go, and the OIDC issuer (the provider
+    of every sandbox identity) must be one string however the site was reached (``localhost`` or
+    ``127.0.0.1``).
     """
     configured = civic_settings.SANDBOX_URL
-    if configured:
-        return configured if configured.endswith("/") else configured + "/"
-    if request is None:
+    if not isinstance(configured, str) or not configured.startswith(("http://", "https://")):
         raise ImproperlyConfigured(
-            "CIVIC['SANDBOX_URL'] is not set and there is no request to derive the sandbox's URL from."
+            "CIVIC['SANDBOX_URL'] must be the sandbox's absolute http(s) base URL, e.g. "
+            "'http://127.0.0.1:8000/civic-sandbox/' (see django_civic.E009)."
         )
-    return request.build_absolute_uri(reverse("civic_sandbox:root"))
+    return configured if configured.endswith("/") else configured + "/"

@@ -1,10 +1,10 @@
-"""``get_oidc_client(request)``: the Civic Auth :class:`~django_civic.oidc.OIDCClient` for the settings.
+"""``get_oidc_client()``: the Civic Auth :class:`~django_civic.oidc.OIDCClient` for the settings.
 
 One client per configuration and process (it holds a pooled ``requests.Session``); its discovery
 document, JWKS, cooldowns and exchanged tokens live in the Django cache ``CIVIC["CACHE_ALIAS"]``, so
 every worker shares them, and ID tokens are consumed once through :func:`~django_civic.replay.consume_once`.
 
-With ``CIVIC["SANDBOX"]`` the issuer is the sandbox's provider (``sandbox_url(request) + "oauth/"``) and,
+With ``CIVIC["SANDBOX"]`` the issuer is the sandbox's provider (``CIVIC["SANDBOX_URL"] + "oauth/"``) and,
 unless ``CIVIC["AUTH"]["CLIENT_ID"]`` names a client registered there, the sandbox's default client
 credentials (``django_civic/sandbox/defaults.py``) are used.
 """
@@ -58,7 +58,7 @@ def _replay(key: str, ttl: int) -> bool:
     return consume_once(REPLAY_NAMESPACE, key, ttl)
 
 
-def oidc_config(request: HttpRequest | None = None) -> dict[str, Any]:
+def oidc_config() -> dict[str, Any]:
     """The keyword arguments the client is built from (secrets included: never log this)."""
     auth = civic_settings.AUTH
     config = {
@@ -81,25 +81,25 @@ def oidc_config(request: HttpRequest | None = None) -> dict[str, Any]:
         if not auth["CLIENT_ID"]:
             config.update(client_id=sandbox_defaults.OIDC_CLIENT_ID,
                           client_secret=sandbox_defaults.OIDC_CLIENT_SECRET)
-        config["issuer"] = sandbox_url(request) + "oauth/"
+        config["issuer"] = sandbox_url() + "oauth/"
     return config
 
 
 def get_oidc_client(request: HttpRequest | None = None) -> OIDCClient:
-    """Raises :class:`~django_civic.oidc.OIDCConfigurationError` when the settings are unusable."""
-    # The configuration depends on the settings and, in sandbox mode, on where the sandbox is: built
-    # once per (settings, sandbox URL) instead of on every bearer-authenticated request.
-    where = sandbox_url(request) if civic_settings.SANDBOX else None
-    config = _configs.get(where)
+    """Raises :class:`~django_civic.oidc.OIDCConfigurationError` when the settings are unusable.
+
+    ``request`` is accepted for callers of earlier versions and not used: where the client calls (the
+    issuer) comes from settings only (:func:`~django_civic.clients.sandbox_url`).
+    """
+    global _config
+    # Built once per settings (clear_clients forgets it) instead of on every bearer-authenticated request.
+    config = _config
     if config is None:
-        config = tuple(sorted(oidc_config(request).items()))
-        if len(_configs) >= 16:  # sandbox URLs derived from many Host headers: start over
-            _configs.clear()
-        _configs[where] = config
+        config = _config = tuple(sorted(oidc_config().items()))
     return _client(config)
 
 
-_configs: dict[str | None, tuple] = {}
+_config: tuple | None = None
 
 
 _clients: dict[tuple, OIDCClient] = {}
@@ -134,7 +134,8 @@ def clear_clients(**kwargs: Any) -> None:
     if kwargs.get("setting") in (None, "CIVIC", "CACHES"):
         with _clients_lock:
             _close_all()
-        _configs.clear()
+        global _config
+        _config = None
         _exchanger.cache_clear()
 
 
@@ -142,8 +143,9 @@ setting_changed.connect(clear_clients)
 
 
 def get_token_exchanger(request: HttpRequest | None = None) -> TokenExchanger:
-    """The per-user token exchanger (RFC 8693) of the configured client, shared by the process."""
-    client = get_oidc_client(request)
+    """The per-user token exchanger (RFC 8693) of the configured client, shared by the process
+    (``request`` is not used, as in :func:`get_oidc_client`)."""
+    client = get_oidc_client()
     return _exchanger(client, float(civic_settings.AUTH["EXCHANGE_EXPIRY_MARGIN"]))
 
 
@@ -173,14 +175,14 @@ def civic_access_token_for(user: Any, subject_token: Any, *, profile: Any = _SET
     if profile is _SETTING:
         profile = civic_settings.AUTH["PROFILE_ID"]
     key = getattr(user, "pk", user)
-    return get_token_exchanger(request).access_token(key, subject_token, profile=profile or None)
+    return get_token_exchanger().access_token(key, subject_token, profile=profile or None)
 
 
 def session_access_token(request: HttpRequest) -> str | None:
     """The Civic access token of this session's Civic Auth login (``STORE_TOKENS``), refreshed when
     it is about to expire; None when there is none or the refresh failed."""
     margin = float(civic_settings.AUTH["EXCHANGE_EXPIRY_MARGIN"])
-    return TokenStore(request.session).access_token(get_oidc_client(request), margin=margin)
+    return TokenStore(request.session).access_token(get_oidc_client(), margin=margin)
 
 
 def call_civic_hub(access_token: str, payload: Any, *, profile: Any = _SETTING, **options: Any) -> Any:

@@ -1,4 +1,4 @@
-"""``get_proofing_client(request)``: the :class:`~django_civic.proofing.ProofingClient` for the settings.
+"""``get_proofing_client()``: the :class:`~django_civic.proofing.ProofingClient` for the settings.
 
 One client per configuration and process: it holds the pooled HTTP session and, above all, the cached
 IDEMIA access token that every request of the process shares. With ``CIVIC["SANDBOX"]`` the client talks
@@ -20,38 +20,13 @@ from . import sandbox_url
 # Keys that must all be set for proofing to work against IDEMIA (the sandbox supplies its own).
 REQUIRED_KEYS = ("TOKEN_URL", "CLIENT_ID", "CLIENT_SECRET", "RP_HANDLER_URL", "GIPS_URL", "API_KEY")
 
-# The sandbox's base URL as last derived from a request, for work that runs outside one (the fetch after a
-# callback, in a background thread). Only used when CIVIC["SANDBOX_URL"] is unset.
-_learned_sandbox_url: str | None = None
-
 
 def is_configured() -> bool:
     """Whether proofing can run: the sandbox is on, or every IDEMIA credential is set."""
     return bool(civic_settings.SANDBOX) or all(civic_settings.IDEMIA[key] for key in REQUIRED_KEYS)
 
 
-def _sandbox_base(request: HttpRequest | None) -> str:
-    global _learned_sandbox_url
-    if civic_settings.SANDBOX_URL or request is not None:
-        url = sandbox_url(request)
-        if not civic_settings.SANDBOX_URL:
-            _learned_sandbox_url = url
-        return url
-    if _learned_sandbox_url:
-        return _learned_sandbox_url
-    return sandbox_url(None)  # raises ImproperlyConfigured with the explanation
-
-
-def remember_request(request: HttpRequest) -> None:
-    """Note the sandbox URL a request implies, for later work outside a request (sandbox mode only).
-
-    Called on requests we trust (a logged-in start, an authenticated callback), never on a forged one.
-    """
-    if civic_settings.SANDBOX and not civic_settings.SANDBOX_URL:
-        _sandbox_base(request)
-
-
-def proofing_config(request: HttpRequest | None = None) -> dict[str, Any]:
+def proofing_config() -> dict[str, Any]:
     """The keyword arguments the client is built from (secrets included: never log this)."""
     idemia = civic_settings.IDEMIA
     config: dict[str, Any] = {
@@ -66,7 +41,7 @@ def proofing_config(request: HttpRequest | None = None) -> dict[str, Any]:
     if civic_settings.SANDBOX:
         from ..sandbox import defaults as sandbox_defaults
 
-        base = _sandbox_base(request) + "idemia/"
+        base = sandbox_url() + "idemia/"
         config.update(token_url=base + "oauth2/token", rp_handler_url=base + "rp/", gips_url=base + "gips/",
                       client_id=sandbox_defaults.IDEMIA_CLIENT_ID,
                       client_secret=sandbox_defaults.IDEMIA_CLIENT_SECRET,
@@ -85,11 +60,15 @@ def expected_application_id() -> str:
 
 
 def get_proofing_client(request: HttpRequest | None = None) -> ProofingClient:
-    """Raises :class:`~django_civic.proofing.ProofingConfigurationError` when the settings are unusable."""
+    """Raises :class:`~django_civic.proofing.ProofingConfigurationError` when the settings are unusable.
+
+    ``request`` is accepted for callers of earlier versions and not used: where the client calls comes
+    from settings only (:func:`~django_civic.clients.sandbox_url`).
+    """
     if not is_configured():
         raise ProofingConfigurationError("CIVIC['IDEMIA'] is not configured")
     try:
-        return _client(tuple(sorted(proofing_config(request).items())))
+        return _client(tuple(sorted(proofing_config().items())))
     except ImproperlyConfigured as exc:
         raise ProofingConfigurationError(str(exc)) from None
 

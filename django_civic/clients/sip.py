@@ -1,4 +1,4 @@
-"""``get_sip_client(request)``: the :class:`~django_civic.sip.SIPClient` for the current settings.
+"""``get_sip_client()``: the :class:`~django_civic.sip.SIPClient` for the current settings.
 
 One client per configuration and process (it holds pooled connections and parsed keys), so
 settings changes in tests get a fresh client and production reuses one. With ``CIVIC["SANDBOX"]`` the
@@ -17,7 +17,7 @@ from ..sip import SIPClient
 from . import sandbox_url
 
 
-def sip_config(request: HttpRequest | None = None) -> dict:
+def sip_config() -> dict:
     """The keyword arguments the client is built from (secrets included: never log this)."""
     sip = civic_settings.SIP
     config = {
@@ -37,14 +37,18 @@ def sip_config(request: HttpRequest | None = None) -> dict:
         if not sip["APP_ID"]:
             config.update(app_id=sandbox_defaults.SIP_APP_ID, app_secret=sandbox_defaults.SIP_APP_SECRET,
                           private_key=sandbox_defaults.SIP_APP_PRIVATE_KEY)
-        config.update(api_url=sandbox_url(request) + "sip/",
+        config.update(api_url=sandbox_url() + "sip/",
                       civic_public_key=sandbox_defaults.SIP_CIVIC_PUBLIC_KEY)
     return config
 
 
 def get_sip_client(request: HttpRequest | None = None) -> SIPClient:
-    """Raises :class:`~django_civic.sip.SIPConfigurationError` when the credentials are unusable."""
-    return _client(tuple(sorted(sip_config(request).items())))
+    """Raises :class:`~django_civic.sip.SIPConfigurationError` when the credentials are unusable.
+
+    ``request`` is accepted for callers of earlier versions and not used: where the client calls comes
+    from settings only (:func:`~django_civic.clients.sandbox_url`).
+    """
+    return _client(tuple(sorted(sip_config().items())))
 
 
 @lru_cache(maxsize=16)

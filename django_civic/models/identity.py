@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from ..fields import EncryptedTextField
+from ..fields import EncryptedTextField, ExactCharField
 
 # 191 characters: the longest indexable utf8mb4 VARCHAR on older MySQL/InnoDB (allauth's uid comment).
 KEY_MAX_LENGTH = 191
@@ -38,11 +38,11 @@ class CivicIdentity(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="civic_identities",
         verbose_name=_("user"),
     )
-    provider = models.CharField(
+    provider = ExactCharField(
         _("provider"), max_length=KEY_MAX_LENGTH,
         help_text=_("civic_sip, the Civic Auth issuer URL, or idemia."),
     )
-    subject = models.CharField(
+    subject = ExactCharField(
         _("subject"), max_length=KEY_MAX_LENGTH, help_text=_("The user's stable id at the provider."),
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)

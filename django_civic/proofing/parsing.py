@@ -5,10 +5,12 @@ No network and no Django here, so every rule is easy to test in isolation.
 
 from __future__ import annotations
 
+import email.policy
 import json
 import math
 import re
 from datetime import datetime, timezone
+from email.parser import BytesFeedParser
 from typing import Any
 
 from .errors import CallbackError, ProofingInvalidIdentifier, ProofingMalformedResponse
@@ -199,49 +201,37 @@ def _datetime(value: Any) -> datetime | None:
 
 # -- proof envelope ----------------------------------------------------------------------------------
 
+# raise_on_defect: a truncated envelope, a missing boundary or broken base64 is refused, not half-read.
+_MIME = email.policy.HTTP.clone(raise_on_defect=True)
+_UNKNOWN_TYPE = "application/octet-stream"  # what a body of unreadable type is taken as (RFC 9110 8.3)
+
 
 def extract_proof(content_type: str, body: bytes) -> tuple[bytes, str]:
     """The archive inside GIPS's MIME multipart envelope (idemia-ipa.md 1.5), with its content type.
 
-    A body that is not multipart is returned as it is: the format is not pinned down in public documents.
+    The standard library's MIME parser reads the envelope: boundaries only count at the start of a line
+    (RFC 2046), and transfer encodings (base64, quoted-printable) are decoded. A body that is not multipart
+    is returned as it is: the format is not pinned down in public documents.
     """
-    media_type, params = _parse_content_type(content_type)
-    if not media_type.startswith("multipart/"):
-        return body, media_type or "application/octet-stream"
-    boundary = params.get("boundary")
-    if not boundary:
-        raise ProofingMalformedResponse("the proof envelope has no boundary")
-    delimiter = b"--" + boundary.encode("latin-1")
-    pieces = body.split(delimiter)
-    # pieces[0] is the preamble; the last piece starts with "--" (the close delimiter).
-    for piece in pieces[1:]:
-        if piece.startswith(b"--"):
-            break
-        if piece.startswith(b"\r\n"):
-            piece = piece[2:]
-        head, sep, content = piece.partition(b"\r\n\r\n")
-        if not sep:
-            continue
-        if content.endswith(b"\r\n"):
-            content = content[:-2]
+    if "\r" in content_type or "\n" in content_type:
+        # It is fed to the parser as a header line: a line break would end the header early.
+        raise ProofingMalformedResponse("the proof's Content-Type is malformed")
+    header = _MIME.header_factory("Content-Type", content_type)
+    if header.maintype != "multipart":
+        return body, _UNKNOWN_TYPE if header.defects else header.content_type
+    parser = BytesFeedParser(policy=_MIME)
+    try:
+        parser.feed(b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n")
+        parser.feed(body)
+        envelope = parser.close()
+        parts = [(part.get_payload(decode=True), part.get_content_type())
+                 for part in envelope.walk() if not part.is_multipart()]
+    except ValueError:  # the parser's defects (email.errors.MessageDefect) and a non-latin-1 header
+        raise ProofingMalformedResponse("the proof envelope is not valid MIME multipart") from None
+    for content, part_type in parts:
         # IDEMIA's sample strips a stray CRLF in front of the archive; only do so when a ZIP follows.
-        if content.startswith(b"\r\n") and content[2:4] == b"PK":
+        if content.startswith(b"\r\nPK"):
             content = content[2:]
         if content:
-            part_type = "application/octet-stream"
-            for line in head.split(b"\r\n"):
-                name, _, value = line.partition(b":")
-                if name.strip().lower() == b"content-type":
-                    part_type = value.strip().decode("latin-1").split(";")[0].strip().lower() or part_type
             return content, part_type
     raise ProofingMalformedResponse("the proof envelope contains no file")
-
-
-def _parse_content_type(value: str) -> tuple[str, dict[str, str]]:
-    parts = [p.strip() for p in (value or "").split(";")]
-    params: dict[str, str] = {}
-    for part in parts[1:]:
-        name, sep, param = part.partition("=")
-        if sep:
-            params[name.strip().lower()] = param.strip().strip('"')
-    return parts[0].lower(), params

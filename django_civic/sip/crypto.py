@@ -15,24 +15,20 @@ import os
 import re
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, padding, serialization
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import padding, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import (
-    decode_dss_signature,
-    encode_dss_signature,
-)
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from .. import jws
+
 _CURVE = ec.SECP256R1()
-_COORDINATE_BYTES = 32
 # Large texts (an S3 payload is megabytes) are hashed and decoded this many characters at a time, so
 # that no step copies the whole text: the temporary copies stay a few MB whatever the payload's size.
 _CHUNK = 1 << 20  # a multiple of 4, so every chunk of Base64 text decodes on its own
 _BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 _URLSAFE_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
 _STANDARD_TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
-_ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
 
 
 class KeyFormatError(ValueError):
@@ -113,27 +109,6 @@ def generate_app_secret() -> str:
     return os.urandom(16).hex().upper()
 
 
-# --- ES256 JWS --------------------------------------------------------------------------------------
-
-
-def es256_sign(key: ec.EllipticCurvePrivateKey, signing_input: bytes) -> bytes:
-    """ECDSA P-256/SHA-256 as JWS wants it: raw R||S, 32 bytes each (``cryptography`` gives DER)."""
-    r, s = decode_dss_signature(key.sign(signing_input, _ECDSA_SHA256))
-    return r.to_bytes(_COORDINATE_BYTES, "big") + s.to_bytes(_COORDINATE_BYTES, "big")
-
-
-def es256_verify(key: ec.EllipticCurvePublicKey, signing_input: bytes, signature: bytes) -> bool:
-    if len(signature) != 2 * _COORDINATE_BYTES:
-        return False
-    r = int.from_bytes(signature[:_COORDINATE_BYTES], "big")
-    s = int.from_bytes(signature[_COORDINATE_BYTES:], "big")
-    try:
-        key.verify(encode_dss_signature(r, s), signing_input, ec.ECDSA(hashes.SHA256()))
-    except InvalidSignature:
-        return False
-    return True
-
-
 def compact_json(obj: Any) -> str:
     """``JSON.stringify`` without whitespace, keys in insertion order."""
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
@@ -150,13 +125,10 @@ def js_timestamp(value: float) -> int | float:
     return int(value) if value == int(value) else value
 
 
-def encode_es256_jwt(payload: dict[str, Any], key: ec.EllipticCurvePrivateKey, header: dict[str, Any] | None = None) -> str:
-    """A compact ES256 JWS with the exact header and payload bytes Civic's Node SDK produces."""
-    header = header if header is not None else {"alg": "ES256", "typ": "JWT"}
-    signing_input = (
-        b64url_encode(compact_json(header).encode()) + "." + b64url_encode(compact_json(payload).encode())
-    )
-    return signing_input + "." + b64url_encode(es256_sign(key, signing_input.encode("ascii")))
+def encode_es256_jwt(payload: dict[str, Any], key: ec.EllipticCurvePrivateKey,
+                     header: dict[str, Any] | None = None) -> str:
+    """A compact ES256 JWS of ``payload`` with the payload bytes Civic's Node SDK produces."""
+    return jws.sign(compact_json(payload).encode(), key, "ES256", headers=header)
 
 
 # --- the ext HMAC -----------------------------------------------------------------------------------

@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import math
-import os
 import time
 import uuid
 from typing import Any
@@ -16,7 +15,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from .. import jws
-from .crypto import b64url_encode, civic_ext, compact_json, es256_sign, js_timestamp
+from .crypto import civic_ext, compact_json, js_timestamp
 
 CIVIC_ISSUER = "civic-sip-hosted-service"
 EXCHANGE_PATH = "scopeRequest/authCode"
@@ -30,54 +29,29 @@ class TokenError(ValueError):
     """A token failed a check. The message names the check, never the token."""
 
 
-# Every SIP token has the Node SDK's header, so the same first segment.
-_ES256_HEADER = b64url_encode(compact_json({"alg": "ES256", "typ": "JWT"}).encode())
-
-
-def _uuid4() -> str:
-    """``str(uuid.uuid4())`` (122 random bits, version 4, RFC 4122 variant) without building a UUID
-    object, which cost as much as the rest of the claims together (tests check the format)."""
-    digits = os.urandom(16).hex()
-    variant = "89ab"[int(digits[16], 16) & 3]
-    return f"{digits[:8]}-{digits[8:12]}-4{digits[13:16]}-{variant}{digits[17:20]}-{digits[20:]}"
-
-
-def _claims_tail(*, issuer: str, audience: str, subject: str, data: Any) -> str:
-    """The claims after jti, iat and exp, encoded: the same for every token a signer makes."""
-    return compact_json({"iss": issuer, "aud": audience, "sub": subject, "data": data})[1:]
-
-
-def _sign_claims(key: ec.EllipticCurvePrivateKey, tail: str, lifetime: float, now: float | None) -> str:
-    """A token with the Node SDK's claims in its order: jti, iat, exp, then ``tail`` (iss, aud, sub, data).
-
-    Written out rather than through ``compact_json`` of a dict: a UUID and two numbers need no escaping,
-    and ``repr`` prints them as ``json.dumps`` does (tests compare the two byte for byte).
-    """
-    iat = js_timestamp(time.time() if now is None else now)
-    exp = js_timestamp(iat + lifetime)
-    claims = f'{{"jti":"{_uuid4()}","iat":{iat!r},"exp":{exp!r},{tail}'
-    signing_input = f"{_ES256_HEADER}.{b64url_encode(claims.encode())}"
-    return f"{signing_input}.{b64url_encode(es256_sign(key, signing_input.encode('ascii')))}"
-
-
 def _signed_claims(key: ec.EllipticCurvePrivateKey, *, issuer: str, subject: str, audience: str,
                    lifetime: float, data: Any, now: float | None) -> str:
-    """A token with the Node SDK's claims (the sandbox's data tokens and auth codes)."""
-    return _sign_claims(key, _claims_tail(issuer=issuer, audience=audience, subject=subject, data=data),
-                        lifetime, now)
+    """A token with the Node SDK's claims in its order (jti, iat, exp, iss, aud, sub, data) and its
+    fractional times; the header is PyJWT's default one, as the SDK's: ``{"alg":"ES256","typ":"JWT"}``."""
+    iat = js_timestamp(time.time() if now is None else now)
+    claims = {"jti": str(uuid.uuid4()), "iat": iat, "exp": js_timestamp(iat + lifetime),
+              "iss": issuer, "aud": audience, "sub": subject, "data": data}
+    return jws.sign(compact_json(claims).encode(), key, "ES256")
 
 
 class PartnerTokenSigner:
-    """Signs one app's partner JWTs: what never changes (issuer, audience, data) is encoded once."""
+    """Signs one app's partner JWTs (``Authorization: Civic <jwt>.<ext>``)."""
 
     def __init__(self, app_id: str, key: ec.EllipticCurvePrivateKey, audience: str) -> None:
+        self._app_id = app_id
         self._key = key
-        self._tail = _claims_tail(issuer=app_id, audience=audience, subject=app_id,
-                                  data={"method": "POST", "path": EXCHANGE_PATH})
+        self._audience = audience
 
     def token(self, *, now: float | None = None) -> str:
         """The partner JWT exactly as Civic's Node SDK signs it: claim order, fractional times, 3 minutes."""
-        return _sign_claims(self._key, self._tail, PARTNER_TOKEN_LIFETIME, now)
+        return _signed_claims(self._key, issuer=self._app_id, subject=self._app_id, audience=self._audience,
+                              lifetime=PARTNER_TOKEN_LIFETIME, data={"method": "POST", "path": EXCHANGE_PATH},
+                              now=now)
 
 
 def partner_token(app_id: str, key: ec.EllipticCurvePrivateKey, audience: str, *, now: float | None = None) -> str:
@@ -101,9 +75,8 @@ def decode_es256(token: str, key: ec.EllipticCurvePublicKey, *, now: float | Non
     every other algorithm fail here. ``max_length`` bounds tokens from untrusted input (auth codes,
     partner tokens); pass ``None`` for a data token whose body was already read under a size cap.
 
-    The JWS is parsed and verified by :mod:`django_civic.jws` (strict base64url, the signature checked
-    before the payload is decoded, large payloads a chunk at a time), not by PyJWT, whose per-character
-    Base64 check cost more than the signature itself (see docs/performance.md).
+    The JWS is parsed and verified by :mod:`django_civic.jws` (PyJWT with the strict rules of every
+    token kind: canonical base64url, the key fits the algorithm, claims parsed after the signature).
     """
     try:
         parsed = jws.parse(token, max_length=max_length)

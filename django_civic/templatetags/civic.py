@@ -48,9 +48,8 @@ _counter = itertools.count(1)
 @register.inclusion_tag("django_civic/scripts.html", takes_context=True)
 def civic_scripts(context: template.Context) -> dict[str, Any]:
     """Civic's browser library (or the sandbox's stand-in), its CSS, and django_civic's button script."""
-    request = context.get("request")
     if civic_settings.SANDBOX:
-        base = sandbox_url(request)
+        base = sandbox_url()
         return {"script_url": f"{base}sip/js/civic.sip.js", "css_url": f"{base}sip/css/civic-modal.css",
                 "sandbox": True}
     return {"script_url": civic_settings.SIP["SCRIPT_URL"], "css_url": civic_settings.SIP["CSS_URL"],
@@ -75,7 +74,7 @@ def civic_button(context: template.Context, scope: str = "BASIC_SIGNUP", next: s
     request, safe_next = _request_and_next(context, next, "civic_button")
     number = next_number()
     return {
-        "app_id": sip_app_id(request),
+        "app_id": sip_app_id(),
         "scope": scope,
         "next": safe_next,
         "label": label or BUTTON_LABELS.get(scope, DEFAULT_LABEL),
@@ -105,9 +104,9 @@ def next_number() -> int:
     return next(_counter)
 
 
-def sip_app_id(request: Any) -> str:
+def sip_app_id() -> str:
     """The app id the browser library must use: the one the server-side client exchanges codes for."""
-    return sip_config(request)["app_id"]
+    return sip_config()["app_id"]
 
 
 @register.inclusion_tag("django_civic/civic_auth/button.html", takes_context=True)

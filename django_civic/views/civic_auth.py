@@ -29,6 +29,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from ..clients.oidc import get_oidc_client, redirect_uri
 from ..conf import civic_settings
+from ..debug import hide_secrets_in_error_reports
 from ..exceptions import CivicLoginError
 from ..oidc import OIDCError, ProviderUnavailable, StateError, StateStore
 from ..oidc.session import TokenStore
@@ -88,7 +89,7 @@ def login(request: HttpRequest) -> HttpResponse:
         return render(request, "django_civic/civic_auth/login.html", {"next": next_url or ""})
     hint = request.POST.get("login_hint")
     try:
-        client = get_oidc_client(request)
+        client = get_oidc_client()
         pending = _state_store(request).begin(redirect_uri=redirect_uri(request), next_url=next_url)
         auth_request = client.authorization_request(
             redirect_uri=pending.redirect_uri, state=pending.state, nonce=pending.nonce,
@@ -101,9 +102,10 @@ def login(request: HttpRequest) -> HttpResponse:
     return HttpResponseRedirect(auth_request.url)
 
 
+@hide_secrets_in_error_reports
 @never_cache
 @require_GET
-@sensitive_variables("tokens")
+@sensitive_variables()  # the code, the tokens, and below them the person's values
 def callback(request: HttpRequest) -> HttpResponse:
     params = request.GET
     try:
@@ -117,7 +119,7 @@ def callback(request: HttpRequest) -> HttpResponse:
         status = 200 if code == "access_denied" else 400
         return _error_page(request, code, status=status, next_url=pending.next_url)
     try:
-        client = get_oidc_client(request)
+        client = get_oidc_client()
         # RFC 9207: an authorization response that names its issuer must name ours (mix-up attacks).
         if "iss" in params and params["iss"] != client.issuer:
             return _error_page(request, "provider_error", status=400, next_url=pending.next_url)
@@ -161,7 +163,7 @@ def logout(request: HttpRequest) -> HttpResponse:
     if auth["PROVIDER_LOGOUT"]:
         try:
             back = auth["POST_LOGOUT_REDIRECT_URI"] or request.build_absolute_uri(target)
-            client = get_oidc_client(request)
+            client = get_oidc_client()
             url = client.end_session_url(id_token_hint=id_token, post_logout_redirect_uri=back)
         except OIDCError as exc:
             # Logged out here already; Civic's session simply stays until it expires.

@@ -27,6 +27,7 @@ from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET, require_POST
 
 from ..api.errors import error_response
+from ..debug import hide_secrets_in_error_reports
 from ..models.proofing import ProofingSession
 from ..proofing import ProofingError
 from ..proofing_flow import MAX_CALLBACK_BYTES, ProofingRefused, accept_callback, start_session, start_url
@@ -86,7 +87,7 @@ def session_page(request: HttpRequest, public_id: Any) -> HttpResponse:
     journey_url = qr_svg = ""
     if session.status == Status.STARTED and not session.is_expired():
         try:
-            journey_url = start_url(session, request)
+            journey_url = start_url(session)
         except ProofingError:
             journey_url = ""
         if journey_url:
@@ -137,9 +138,10 @@ def done(request: HttpRequest, public_id: Any) -> HttpResponse:
     })
 
 
+@hide_secrets_in_error_reports
 @csrf_exempt  # IDEMIA cannot send a CSRF token; the per-session secret in the URL authenticates instead
 @never_cache
-@sensitive_variables("secret", "body")
+@sensitive_variables()  # the secret, the body, and below them what GIPS says of the person
 def callback(request: HttpRequest, secret: str) -> HttpResponse:
     if request.method != "POST":
         code, detail, status_code = "method_not_allowed", _("This method is not allowed here."), 405
@@ -148,7 +150,7 @@ def callback(request: HttpRequest, secret: str) -> HttpResponse:
         if len(body) > MAX_CALLBACK_BYTES:
             code, detail, status_code = "payload_too_large", _("The request body is too large."), 413
         else:
-            outcome = accept_callback(secret, body, request=request)
+            outcome = accept_callback(secret, body)
             code, detail, status_code = outcome.code, outcome.detail, outcome.status
     if status_code < 300:
         response = HttpResponse(status=status_code)

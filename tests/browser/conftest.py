@@ -73,18 +73,19 @@ def page(browser: Any) -> Iterator[Any]:
 
 @pytest.fixture
 def site(live_server: Any, settings: Any) -> Iterator[str]:
-    """The live site's base URL (no trailing slash), sandbox on and mounted, throttling off."""
+    """The live site's base URL (no trailing slash), sandbox on and mounted (DEBUG on), throttling off."""
     from django.core.cache import caches
 
     from django_civic.sandbox.control import reset_all
 
     caches["default"].clear()
-    # The live server's threads share one in-memory SQLite database, where a write that meets another
-    # thread's lock fails at once ("table is locked") instead of waiting as on a real database. So the fetch
-    # after an IDEMIA callback runs inside the callback request here, not in a thread of its own (the
-    # thread runner is tested on PostgreSQL in test_proofing_live.py).
-    settings.CIVIC = {"SANDBOX": True, "SANDBOX_ALLOW_WITHOUT_DEBUG": True, "API": {"THROTTLE_RATE": None},
-                      "IDEMIA": {"TASK_RUNNER": "django_civic.proofing_flow.run_now"}}
+    # The fetch after an IDEMIA callback runs inside the callback request (Django's default tasks backend,
+    # ImmediateBackend); a worker process is tested on PostgreSQL in test_proofing_tasks.py.
+    # The mounted sandbox answers only in development (SANDBOX and DEBUG on), and the site calls it at the
+    # fixed SANDBOX_URL, never at an address taken from a request.
+    settings.DEBUG = True
+    settings.CIVIC = {"SANDBOX": True, "SANDBOX_URL": f"{live_server.url}/civic-sandbox/",
+                      "API": {"THROTTLE_RATE": None}, "IDEMIA": {}}
     reset_all()
     try:
         yield live_server.url

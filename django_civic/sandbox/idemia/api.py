@@ -22,11 +22,12 @@ from ..http import BadRequest, error, json_body
 from .gips import PROOF_BOUNDARY, identity_payload, proof_envelope
 from .state import GipsIdentity, store
 
-# Besides the generic kinds: GIPS can answer as if the identity were still being processed.
+# Besides the generic kinds: GIPS can answer as if the identity were still being processed, and serve the
+# proof in another legal envelope (base64 transfer encoding, boundary-like bytes inside the archive).
 register_kinds("idemia.token", {})
 register_kinds("idemia.session", {})
 register_kinds("idemia.gips", {"processing": None})
-register_kinds("idemia.proof", {"processing": None})
+register_kinds("idemia.proof", {"processing": None, "base64": None, "boundary_text": None})
 
 
 def _same(a: str, b: str) -> bool:
@@ -124,7 +125,10 @@ def identity(request: HttpRequest, identity_id: str) -> HttpResponse:
 @csrf_exempt
 @require_GET
 def proof(request: HttpRequest, identity_id: str) -> HttpResponse:
-    """``GET {gips}/v1/identities/{id}/proof`` (``apikey``): closes the transaction. 403 while PROCESSING."""
+    """``GET {gips}/v1/identities/{id}/proof`` (``apikey``): closes the transaction. 403 while PROCESSING.
+
+    Fault kinds ``base64`` and ``boundary_text``: the next proof comes in that envelope (``proof_envelope``).
+    """
     response, fault = apply_generic("idemia.proof")
     if response is not None:
         return response
@@ -139,4 +143,6 @@ def proof(request: HttpRequest, identity_id: str) -> HttpResponse:
             return error("Identity not found", 404)
         found.closed = True
         found.proof_fetches += 1
-    return HttpResponse(proof_envelope(found), content_type=f'multipart/mixed; boundary="{PROOF_BOUNDARY}"')
+    encoding = fault.kind if fault is not None else "binary"
+    return HttpResponse(proof_envelope(found, encoding=encoding),
+                        content_type=f'multipart/mixed; boundary="{PROOF_BOUNDARY}"')

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import zipfile
@@ -78,12 +79,19 @@ def identity_payload(identity: GipsIdentity, *, processing: bool = False) -> dic
 
 
 PROOF_BOUNDARY = "sandbox-gips-proof-boundary"
+# Text that starts like a delimiter of the envelope but is not one: on a line of its own with more after
+# the boundary, in mid-line, and the close delimiter's shape followed by more text.
+BOUNDARY_LOOKALIKES = (f"\r\n--{PROOF_BOUNDARY}-not-the-end\r\nmid-line --{PROOF_BOUNDARY}\r\n"
+                       f"--{PROOF_BOUNDARY}--but-not-closed\r\n").encode("ascii")
 
 
-def proof_envelope(identity: GipsIdentity) -> bytes:
+def proof_envelope(identity: GipsIdentity, *, encoding: str = "binary") -> bytes:
     """The proof: a ZIP (``<id>_<yyyyMMddHHmmssSSS>/proof.json``) inside a MIME multipart envelope.
 
-    Like the envelope IDEMIA's sample parses, the part starts with a stray CRLF before the archive.
+    Like the envelope IDEMIA's sample parses, the part starts with a stray CRLF before the archive. Other
+    legal envelopes a client must read: ``encoding="base64"`` sends the part with
+    ``Content-Transfer-Encoding: base64``; ``encoding="boundary_text"`` adds to the archive a file stored
+    uncompressed whose bytes look like the boundary without being a delimiter (RFC 2046 5.1.1).
     """
     stamp = identity.evaluated.strftime("%Y%m%d%H%M%S") + f"{identity.evaluated.microsecond // 1000:03d}"
     root = f"{identity.identity_id}_{stamp}"
@@ -93,6 +101,13 @@ def proof_envelope(identity: GipsIdentity) -> bytes:
         zf.writestr(f"{root}/proof.json", json.dumps(proof, indent=2))
         zf.writestr(f"{root}/images/", b"")
         zf.writestr(f"{root}/videos/", b"")
-    head = (f"--{PROOF_BOUNDARY}\r\nContent-Type: application/zip\r\n"
+        if encoding == "boundary_text":
+            zf.writestr(f"{root}/images/note.txt", BOUNDARY_LOOKALIKES, compress_type=zipfile.ZIP_STORED)
+    content = archive.getvalue()
+    transfer = ""
+    if encoding == "base64":
+        content = base64.encodebytes(content).replace(b"\n", b"\r\n")
+        transfer = "Content-Transfer-Encoding: base64\r\n"
+    head = (f"--{PROOF_BOUNDARY}\r\nContent-Type: application/zip\r\n{transfer}"
             f'Content-Disposition: attachment; filename="{root}.zip"\r\n\r\n\r\n').encode("ascii")
-    return head + archive.getvalue() + f"\r\n--{PROOF_BOUNDARY}--\r\n".encode("ascii")
+    return head + content + f"\r\n--{PROOF_BOUNDARY}--\r\n".encode("ascii")

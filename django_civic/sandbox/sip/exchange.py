@@ -12,7 +12,6 @@ Faults (``control/faults``): channel ``sip.exchange`` takes the generic kinds pl
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
@@ -22,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from django_civic import jws
 from django_civic.sip.crypto import aes_encrypt, b64url_decode, b64url_encode, compact_json, encode_es256_jwt
 from django_civic.sip.tokens import data_token
 
@@ -173,9 +173,8 @@ def corrupt_signature(token: str) -> str:
 
 def resign_with_stranger(token: str) -> str:
     """The same claims signed by a key that is not the sandbox's Civic key (fault ``wrong_key``)."""
-    head, payload, _ = token.split(".")
-    claims, header = json.loads(b64url_decode(payload)), json.loads(b64url_decode(head))
-    return encode_es256_jwt(claims, _STRANGER_KEY, header)
+    parsed = jws.parse(token, max_length=None)
+    return encode_es256_jwt(parsed.unverified_claims() or {}, _STRANGER_KEY, parsed.header)
 
 
 # -- the S3 "processed" payload --------------------------------------------------------------------------
