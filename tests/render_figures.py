@@ -76,6 +76,9 @@ DESCRIPTIONS = {
     "takeover.unverified_or_unowned": "Logins presenting the victim's email unverified, unowned, "
                                       "look-alike, or with email_verified not exactly true "
                                       "(LINK_BY_EMAIL on)",
+    "takeover.case_folding": "Verified, owned addresses that a database's case folding matches to a "
+                             "superuser's (dotless i, Kelvin sign, local part's case), through SIP "
+                             "and Civic Auth (LINK_BY_EMAIL on)",
     "takeover.several_matches": "A verified email that two accounts share",
     "takeover.inactive_match": "A verified email of an inactive account",
     "throttle.default.sip_exchange": "Default rate on civic/sip/exchange/",
