@@ -79,6 +79,8 @@ DESCRIPTIONS = {
     "takeover.case_folding": "Verified, owned addresses that a database's case folding matches to a "
                              "superuser's (dotless i, Kelvin sign, local part's case), through SIP "
                              "and Civic Auth (LINK_BY_EMAIL on)",
+    "admin_oracle.identity_search": "Admin searches by a view-only staff user for every date of birth "
+                                    "in a range and for guessed document numbers",
     "takeover.several_matches": "A verified email that two accounts share",
     "takeover.inactive_match": "A verified email of an inactive account",
     "throttle.default.sip_exchange": "Default rate on civic/sip/exchange/",

@@ -60,8 +60,10 @@ class ProofingSessionAdmin(admin.ModelAdmin):
     readonly_fields = fields
 
     def get_search_fields(self, request: HttpRequest) -> tuple[str, ...]:
-        # Exact matches only: the ids are indexed, and a partial id is never what anyone pastes.
-        return ("=idemia_session_id", "=idemia_identity_id", f"=user__{get_user_model().USERNAME_FIELD}")
+        # Exact matches only: the ids are indexed, and a partial id is never what anyone pastes. Not "=":
+        # that is iexact, UPPER(a) = UPPER(b) on PostgreSQL, which matches "adı" to "ADI".
+        return ("idemia_session_id__exact", "idemia_identity_id__exact",
+                f"user__{get_user_model().USERNAME_FIELD}__exact")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
