@@ -32,6 +32,7 @@ SECTIONS = {
     "csrf": "Login CSRF",
     "open_redirect": "Open redirects through next",
     "takeover": "Account takeover through email linking",
+    "admin_oracle": "Admin oracles for masked values",
     "throttle": "Throttling",
     "concurrency": "Races",
     "faults": "Faults at Civic, IDEMIA and the cache",
