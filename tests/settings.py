@@ -2,6 +2,8 @@
 
 CIVIC_TEST_DB=postgres runs on PostgreSQL at 127.0.0.1:5432 (user postgres); CIVIC_TEST_CACHE=redis
 uses Redis at 127.0.0.1:6379 as the cache (what replay protection relies on across processes).
+CIVIC_TEST_DB=mysql runs on MariaDB/MySQL at 127.0.0.1:3306 (user root, no password) through PyMySQL
+(the ``mysql`` extra), with the server's default collation (case-insensitive, as most sites have it).
 """
 
 import os
@@ -64,6 +66,23 @@ if os.environ.get("CIVIC_TEST_DB") == "postgres":
             "USER": "postgres",
             "HOST": "127.0.0.1",
             "PORT": "5432",
+        }
+    }
+elif os.environ.get("CIVIC_TEST_DB") == "mysql":
+    import pymysql
+
+    # Django asks for mysqlclient >= 2.2.1 by its version number; PyMySQL speaks the same DB-API.
+    pymysql.version_info = (2, 2, 1, "final", 0)
+    pymysql.install_as_MySQLdb()
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.mysql",
+            "NAME": os.environ.get("CIVIC_TEST_DB_NAME", "django_civic"),
+            "USER": "root",
+            "HOST": "127.0.0.1",
+            "PORT": "3306",
+            "OPTIONS": {"charset": "utf8mb4"},
+            "TEST": {"CHARSET": "utf8mb4"},
         }
     }
 else:
