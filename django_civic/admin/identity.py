@@ -27,7 +27,12 @@ from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from ..encryption import is_email_label, is_phone_label, is_searchable_label, search_digests
+from ..encryption import (
+    is_email_label,
+    is_phone_label,
+    is_searchable_label,
+    search_digests,
+)
 from ..fields import Ciphertext, EncryptedTextField
 from ..identities import purge_attributes, unlink_identity
 from ..models import CivicIdentity, VerifiedAttribute
