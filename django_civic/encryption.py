@@ -113,6 +113,17 @@ def is_phone_label(label: str) -> bool:
     return bool(_PHONE_LABEL.search(label.rsplit(".", 1)[-1]))
 
 
+def is_email_label(label: str) -> bool:
+    """``contact.personal.email``, ``oidc.email``...: a label whose value is an email address."""
+    return label.rsplit(".", 1)[-1].lower().endswith("email")
+
+
+def is_searchable_label(label: str) -> bool:
+    """The attributes the admin may find by value (email and phone, as documented). Every attribute has
+    a digest, but matching any other one would let a viewer confirm a guessed masked value."""
+    return is_email_label(label) or is_phone_label(label)
+
+
 def normalise(value: str, *, phone: bool = False) -> str:
     """What the digest covers.
 

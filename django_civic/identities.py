@@ -8,7 +8,8 @@ The decision tree (``user`` is ``None`` on login/signup, a user when connecting 
    someone else).
 3. Not found, connect: the identity is added to ``user``.
 4. Not found, login: if ``CIVIC["LINK_BY_EMAIL"]`` is on and the provider returned the email as valid
-   *and* owned, and exactly one active account has that email (case-insensitive), the identity is
+   *and* owned, and exactly one active account has the same email (``emails.email_key``: ASCII only,
+   the local part exact, the domain case-insensitive, compared in Python), the identity is
    linked to that account (``EmailLinkRefused`` when several active accounts match or the adapter
    vetoes). Otherwise a new user is created if the adapter says signup is open (``SignupClosed``).
 5. Attributes are upserted in bulk (a constant number of queries whatever their number); those the
@@ -32,12 +33,14 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import FieldDoesNotExist
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.http import HttpRequest
 from django.utils import timezone
 
 from . import signals
 from .adapter import DefaultCivicAdapter, get_adapter
 from .conf import civic_settings
+from .emails import email_key
 from .encryption import attribute_digest
 from .exceptions import (
     CivicLoginError,
@@ -107,7 +110,8 @@ def record_identity(
         identity.last_login = identity.updated_at = now
         changed, stored = _upsert_attributes(identity, incoming, scope, now, identity_created)
         if not user_created:
-            adapter.update_user(request, owner, provider, incoming)
+            adapter.update_user(request, owner, provider,
+                                _without_email_sync(owner, incoming) if by_email else incoming)
         identity.user = owner
         result = RecordResult(owner, identity, user_created, identity_created, changed, by_email, stored)
         if user is None:
@@ -241,7 +245,8 @@ def _email_link_target(adapter: DefaultCivicAdapter, request: HttpRequest | None
     """The one account a new identity may be linked to by email, or ``None`` (then: signup).
 
     The rule, exactly: ``LINK_BY_EMAIL`` on; the email attribute ``isValid`` and ``isOwner``; exactly
-    one *active* user with that email, compared case-insensitively; and the adapter does not veto.
+    one *active* user with the same email by :func:`~django_civic.emails.email_key` (ASCII only, local
+    part exact, domain case-insensitive); and the adapter does not veto.
     Several active matches, or a veto, refuse the login rather than create yet another account.
     """
     if not civic_settings.LINK_BY_EMAIL:
@@ -249,8 +254,8 @@ def _email_link_target(adapter: DefaultCivicAdapter, request: HttpRequest | None
     email_attribute = next((a for a in incoming if a.label == EMAIL_LABEL), None)
     if email_attribute is None or not (email_attribute.is_valid is True and email_attribute.is_owner is True):
         return None
-    email = email_attribute.value.strip()
-    if not email:
+    wanted = email_key(email_attribute.value)
+    if wanted is None:  # not an address the comparison accepts (e.g. non-ASCII): never links
         return None
     model = get_user_model()
     email_field = model.get_email_field_name()
@@ -258,10 +263,20 @@ def _email_link_target(adapter: DefaultCivicAdapter, request: HttpRequest | None
         model._meta.get_field(email_field)
     except FieldDoesNotExist:
         return None
-    candidates = model._default_manager.filter(**{f"{email_field}__iexact": email})
+    # The database only narrows down candidates: LOWER() keeps every address whose key is ``wanted``
+    # on every backend (they all lowercase ASCII alike) but may keep more (PostgreSQL lowercases the
+    # Kelvin sign to "k", MariaDB's collations ignore case and trailing spaces). The match itself is
+    # email_key's, in Python, so no database decides what "the same email" is.
+    candidates = (model._default_manager.annotate(civic_email_lower=Lower(email_field))
+                  .filter(civic_email_lower=wanted.lower()).order_by("pk"))
     if any(f.name == "is_active" for f in model._meta.get_fields()):
         candidates = candidates.filter(is_active=True)
-    matches = list(candidates[:2])
+    matches = []
+    for candidate in candidates.iterator():
+        if email_key(getattr(candidate, email_field)) == wanted:
+            matches.append(candidate)
+            if len(matches) > 1:
+                break
     if not matches:
         return None
     if len(matches) > 1:
@@ -272,6 +287,17 @@ def _email_link_target(adapter: DefaultCivicAdapter, request: HttpRequest | None
     if not adapter.can_link_by_email(request, provider, incoming, target):
         raise EmailLinkRefused()
     return target
+
+
+def _without_email_sync(user: Any, incoming: list[Any]) -> list[Any]:
+    """``incoming`` less what ``USER_FIELD_MAP`` would write into the user's email field.
+
+    A link by email joins an account that already had its address: the sync of that login must not
+    rewrite it (with this provider's spelling, or with anything a too-wide match would have let in).
+    """
+    email_field = user.get_email_field_name()
+    labels = {label for name, label in civic_settings.USER_FIELD_MAP.items() if name == email_field}
+    return [attribute for attribute in incoming if attribute.label not in labels]
 
 
 # -- attributes ------------------------------------------------------------------------------------

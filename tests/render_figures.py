@@ -32,6 +32,7 @@ SECTIONS = {
     "csrf": "Login CSRF",
     "open_redirect": "Open redirects through next",
     "takeover": "Account takeover through email linking",
+    "admin_oracle": "Admin oracles for masked values",
     "throttle": "Throttling",
     "concurrency": "Races",
     "faults": "Faults at Civic, IDEMIA and the cache",
@@ -82,6 +83,11 @@ DESCRIPTIONS = {
     "takeover.unverified_or_unowned": "Logins presenting the victim's email unverified, unowned, "
                                       "look-alike, or with email_verified not exactly true "
                                       "(LINK_BY_EMAIL on)",
+    "takeover.case_folding": "Verified, owned addresses that a database's case folding matches to a "
+                             "superuser's (dotless i, Kelvin sign, local part's case), through SIP "
+                             "and Civic Auth (LINK_BY_EMAIL on)",
+    "admin_oracle.identity_search": "Admin searches by a view-only staff user for every date of birth "
+                                    "in a range and for guessed document numbers",
     "takeover.several_matches": "A verified email that two accounts share",
     "takeover.inactive_match": "A verified email of an inactive account",
     "throttle.default.sip_exchange": "Default rate on civic/sip/exchange/",

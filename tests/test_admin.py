@@ -150,6 +150,72 @@ def test_search_ignores_unverified_lookups_of_other_values(staff):
     assert _found(staff, "someone@example.net") == set()
 
 
+DOB_LABEL = "documents.genericId.dateOfBirth"
+NUMBER_LABEL = "documents.genericId.number"
+
+
+@pytest.fixture
+def viewer(client):
+    """Staff with the view permission on identities only: the attacker of issue 13 item 4."""
+    from django.contrib.auth.models import Permission
+
+    user = User.objects.create_user("viewer", password="pw", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="view_civicidentity"))
+    client.force_login(user)
+    return client
+
+
+def test_search_is_no_oracle_for_masked_values(viewer, record_figure):
+    """Issue 13 item 4: search matched the digest of every attribute, so a viewer recovered a masked
+    date of birth by searching every date, and confirmed a guessed document number. Only email and
+    phone (and subject, username) are searchable; every other value is found by nothing."""
+    from datetime import date, timedelta
+
+    target = make_identity(1, email="dob.owner@example.com",
+                           extra={DOB_LABEL: "1990-02-14", NUMBER_LABEL: "P1234567"}).identity
+    make_identity(2, extra={DOB_LABEL: "1985-07-01", NUMBER_LABEL: "X7654321"})
+    guesses = [(date(1990, 1, 1) + timedelta(days=n)).isoformat() for n in range(90)]  # contains the DOB
+    guesses += ["P1234567", "p1234567", " P1234567 ", "X7654321"]
+    found = {guess for guess in guesses if _found(viewer, guess)}
+    assert found == set()
+    # Control: what the docs promise is still found, by the same viewer.
+    assert _found(viewer, "DOB.owner@example.com") == {target.pk}
+    record_figure("admin_oracle.identity_search", guesses=len(guesses), values_confirmed=len(found),
+                  outcome="no match on any value but email, phone, subject and username")
+
+
+@pytest.mark.parametrize("param", ["attributes__value_digest", "attributes__value_digest__in",
+                                   "attributes__value_size", "attributes__label", "user__password__startswith",
+                                   "user__email"])
+def test_changelist_refuses_lookups_it_does_not_offer(viewer, param):
+    """No filtering by a query parameter the admin does not list: Django's lookup_allowed refuses it."""
+    make_identity(1, extra={DOB_LABEL: "1990-02-14"})
+    response = viewer.get(reverse(CHANGELIST), {param: "x"})
+    assert response.status_code == 400 or "e=1" in response.get("Location", ""), param
+
+
+def test_search_matches_the_subject_and_username_exactly(staff):
+    first = make_identity(1)
+    assert _found(staff, "SUBJECT-0001-LONG-ENOUGH") == set()
+    assert _found(staff, first.user.username.upper()) == set()
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL (CIVIC_TEST_DB=postgres)")
+def test_search_stays_exact_under_a_case_insensitive_collation(staff):
+    """A database whose "=" ignores case (a nondeterministic collation here; MariaDB's default ones)
+    finds ``ABC`` for ``abc``: the admin keeps only the exact match."""
+    table = connection.ops.quote_name(CivicIdentity._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE COLLATION civic_admin_ci (provider = icu, locale = 'und-u-ks-level2', "
+                       "deterministic = false)")
+        cursor.execute(f'ALTER TABLE {table} ALTER COLUMN "subject" TYPE varchar(191) COLLATE civic_admin_ci')
+    target = make_identity(1)
+    assert CivicIdentity.objects.filter(subject="SUBJECT-0001-LONG-ENOUGH").exists()  # the database's view
+    assert _found(staff, "SUBJECT-0001-LONG-ENOUGH") == set()
+    assert _found(staff, "subject-0001-long-enough") == {target.identity.pk}
+
+
 # -- filters ---------------------------------------------------------------------------------------
 
 def test_filter_by_provider(staff):

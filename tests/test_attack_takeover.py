@@ -91,8 +91,37 @@ def test_an_unverified_or_unowned_email_never_reaches_the_victim(civic, victim, 
                   outcome="a new account each time", variants=sorted(ATTEMPTS))
 
 
+CEO = "kim@gmail.com"
+# Addresses that a database's case folding puts onto the CEO's (PostgreSQL: UPPER('ı') = 'I'; every
+# database's iexact ignores the local part's case), none of them "the same email" (emails.email_key).
+LOOKALIKES = ["k\u0131m@gmail.com", "kim@gma\u0131l.com", "KIM@gmail.com", "Kim@GMAIL.com",
+              "\u212aim@gmail.com"]
+
+
+def test_a_case_folding_lookalike_never_takes_a_superusers_account(civic, record_figure):
+    """Issue 13 item 2: a verified, owned ``kım@gmail.com`` logged into ``kim@gmail.com``'s superuser
+    account on PostgreSQL, then overwrote its email. Through both providers, each address must get an
+    account of its own, and the superuser's stays as it was."""
+    ceo = User.objects.create_superuser("ceo", CEO, "the ceo's password")
+    attempts = 0
+    for address in LOOKALIKES:
+        for client, response in (sip_login(civic, address, valid=True, owner=True),
+                                 oidc_login(civic, {"email": address, "email_verified": True})):
+            attempts += 1
+            assert response.status_code == 200, (address, response.content[:300])
+            # Not the CEO's (the Civic Auth login may join the account the SIP login just made).
+            assert response.json()["user"]["id"] != ceo.pk, address
+            assert client.session.get("_auth_user_id") != str(ceo.pk)
+    assert not CivicIdentity.objects.filter(user=ceo).exists()
+    assert not User.objects.exclude(pk=ceo.pk).filter(is_superuser=True).exists()
+    ceo.refresh_from_db()
+    assert ceo.email == CEO and ceo.check_password("the ceo's password")
+    record_figure("takeover.case_folding", attempts=attempts, victim_taken=0, email_rewritten=0,
+                  outcome="an account of their own", addresses=len(LOOKALIKES))
+
+
 def test_several_accounts_with_the_address_are_refused(civic, victim, record_figure):
-    User.objects.create_user("twin", VICTIM.upper(), "pw")
+    User.objects.create_user("twin", "victim@EXAMPLE.COM", "pw")  # the same email: domains ignore case
     users = User.objects.count()
     for client, response in (sip_login(civic, VICTIM, valid=True, owner=True),
                              oidc_login(civic, {"email": VICTIM, "email_verified": True})):

@@ -71,6 +71,19 @@ def test_search_is_exact_on_ids_and_username(staff, sessions):
     assert len(listed(staff.get(CHANGELIST, {"q": "ada"}))) == 3
 
 
+def test_search_is_exact_not_case_insensitive(staff, sessions):
+    """``=`` in search_fields is iexact: on PostgreSQL UPPER(a) = UPPER(b), so "adi" found "adı"'s
+    sessions and "ADA" found "ada"'s. Search compares exactly, on every database (MariaDB's "=" ignores
+    case too: the exact comparison is made in Python)."""
+    verified = sessions["verified"]
+    dotless = make_session(User.objects.create_user("ad\u0131"))
+    assert listed(staff.get(CHANGELIST, {"q": "ada"})) == {str(s.public_id) for s in sessions.values()}
+    assert listed(staff.get(CHANGELIST, {"q": "ADA"})) == set()
+    assert listed(staff.get(CHANGELIST, {"q": "adi"})) == set()
+    assert listed(staff.get(CHANGELIST, {"q": "ad\u0131"})) == {str(dotless.public_id)}
+    assert listed(staff.get(CHANGELIST, {"q": verified.idemia_identity_id.upper()})) == set()
+
+
 def test_read_only(staff, sessions):
     session = sessions["verified"]
     assert staff.get(reverse("admin:django_civic_proofingsession_add")).status_code == 403

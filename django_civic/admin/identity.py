@@ -8,7 +8,8 @@ by their size) and document images are never read from the database for display.
 Built for large tables: the changelist's query count does not depend on the number of rows
 (``list_select_related``, one prefetch of the email attribute only), there is no full-table count,
 the provider filter's choices are cached, and search runs exact, indexed lookups (subject, the user
-model's username field, and the keyed digest of an email or phone number) instead of ``LIKE '%x%'``.
+model's username field, and the keyed digest of an email or phone attribute, never of another
+attribute: that would confirm guessed masked values) instead of ``LIKE '%x%'``.
 """
 
 from __future__ import annotations
@@ -26,7 +27,12 @@ from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from ..encryption import is_phone_label, search_digests
+from ..encryption import (
+    is_email_label,
+    is_phone_label,
+    is_searchable_label,
+    search_digests,
+)
 from ..fields import Ciphertext, EncryptedTextField
 from ..identities import purge_attributes, unlink_identity
 from ..models import CivicIdentity, VerifiedAttribute
@@ -61,7 +67,7 @@ def mask_value(label: str, value: str | None, size: int) -> str:
         return f"[{_('value')}, {human_size(size)}]"
     if label.endswith(_PUBLIC_LABEL_ENDINGS) or label.startswith(_PUBLIC_LABEL_PREFIXES):
         return value
-    if "@" in value and label.rsplit(".", 1)[-1].lower().endswith("email"):
+    if "@" in value and is_email_label(label):
         local, _sep, domain = value.strip().rpartition("@")
         return f"{local[:1]}***@{domain}"
     if is_phone_label(label):
@@ -276,19 +282,24 @@ class CivicIdentityAdmin(admin.ModelAdmin):
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet,
                            search_term: str) -> tuple[QuerySet, bool]:
+        """Identities whose subject or username is exactly the term, or with an email or phone attribute
+        equal to it (digest). Nothing else: a match on any other value would reveal what masking hides."""
         term = search_term.strip()
         if not term:
             return queryset, False
-        # Each branch is one index lookup; UNION keeps it one query, and the result is capped so the
-        # final filter is an index scan on the primary key.
-        branches = [CivicIdentity.objects.filter(**{field: term}).values_list("pk", flat=True).order_by()
-                    for field in self.get_search_fields(request)]
+        # Each branch is one index lookup; UNION keeps it one query. The database's "=" may ignore case
+        # (MariaDB's collations, a case-insensitive collation on PostgreSQL): Python keeps exact matches.
+        fields = self.get_search_fields(request)
+        branches = [CivicIdentity.objects.filter(**{field: term}).values_list("pk", field).order_by()
+                    for field in fields]
+        first, *rest = branches
+        rows = first.union(*rest) if rest else first
+        ids = {pk for pk, value in rows[:SEARCH_MAX_RESULTS] if value == term}
         digests = search_digests(term)
         if digests:
-            branches.append(VerifiedAttribute.objects.filter(value_digest__in=digests)
-                            .values_list("identity_id", flat=True).order_by())
-        first, *rest = branches
-        ids = list(first.union(*rest)[:SEARCH_MAX_RESULTS]) if rest else list(first[:SEARCH_MAX_RESULTS])
+            hits = (VerifiedAttribute.objects.filter(value_digest__in=digests)
+                    .values_list("identity_id", "label").order_by()[:SEARCH_MAX_RESULTS])
+            ids.update(identity_id for identity_id, label in hits if is_searchable_label(label))
         return queryset.filter(pk__in=ids), False
 
     # -- read-only, and deleting is unlinking ---------------------------------------------------

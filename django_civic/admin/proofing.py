@@ -14,7 +14,7 @@ from typing import Any
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
@@ -27,6 +27,7 @@ from ..models.proofing import ProofingSession
 logger = logging.getLogger("django_civic.admin.proofing")
 
 # IDEMIA's scale (idemia-ipa.md 1.4). A fixed list: no DISTINCT scan of a large table to build the filter.
+SEARCH_MAX_RESULTS = 1000
 LEVELS = ("LOA0", "LOA1", "LOA2", "LOA3", "LOA4", "LOA5", "LOA6")
 
 
@@ -61,7 +62,22 @@ class ProofingSessionAdmin(admin.ModelAdmin):
 
     def get_search_fields(self, request: HttpRequest) -> tuple[str, ...]:
         # Exact matches only: the ids are indexed, and a partial id is never what anyone pastes.
-        return ("=idemia_session_id", "=idemia_identity_id", f"=user__{get_user_model().USERNAME_FIELD}")
+        return ("idemia_session_id", "idemia_identity_id", f"user__{get_user_model().USERNAME_FIELD}")
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet,
+                           search_term: str) -> tuple[QuerySet, bool]:
+        """Sessions with an IDEMIA id or a username exactly equal to the term. Not Django's ``=`` prefix:
+        that is iexact (PostgreSQL's ``UPPER()`` matches "adı" to "ADI"); and the database's "=" may
+        itself ignore case (MariaDB's collations), so Python keeps the exact matches."""
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        fields = self.get_search_fields(request)
+        condition = Q()
+        for field in fields:
+            condition |= Q(**{field: term})
+        rows = queryset.filter(condition).values_list("pk", *fields).order_by()[:SEARCH_MAX_RESULTS]
+        return queryset.filter(pk__in=[pk for pk, *values in rows if term in values]), False
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
