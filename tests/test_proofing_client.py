@@ -359,6 +359,13 @@ def test_parse_callback_refuses_non_objects(body):
         parse_callback(body)
 
 
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32", "utf-32-le"])
+def test_parse_callback_reads_utf8_only(encoding):
+    # JSON is UTF-8 (RFC 8259); json.loads(bytes) would silently take these too.
+    with pytest.raises(CallbackError):
+        parse_callback(json.dumps(VALID_CALLBACK).encode(encoding))
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     st.one_of(
