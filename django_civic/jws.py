@@ -24,7 +24,7 @@ refused:
 - **Order**: the signature is verified before the payload is decoded or parsed, so the claims of a
   forged token are never read (:meth:`CompactJWS.unverified_claims` exists for callers that must route
   a token by its claimed issuer before knowing which key to use, and says so in its name).
-- **Claims**: a UTF-8 JSON object without duplicate member names. Their meaning (times, issuer,
+- **Claims**: a UTF-8 JSON object without duplicate member names or lone surrogates. Their meaning (times, issuer,
   audience) is the caller's business.
 
 Large tokens (a SIP data token can carry megabytes) are hashed and decoded a chunk at a time, so no step
@@ -54,6 +54,7 @@ _BASE64URL = re.compile(r"[A-Za-z0-9_-]*")
 _BASE64URL_VALUE = {c: i for i, c in
                     enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")}
 _URLSAFE_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 # Header parameters that change what is signed or how it must be processed: we implement none of them.
 _REFUSED_HEADERS = ("crit", "b64")
 
@@ -218,6 +219,11 @@ def _utf8(data: bytes | bytearray) -> str:
 def _json_object(text: str, what: str) -> dict[str, Any]:
     try:
         value = _JSON.decode(text)
+        # "\ud800" is valid JSON but no Unicode text (RFC 7493 2.1 refuses it): a lone surrogate
+        # breaks every later encode(), compare_digest and database write of the string, so it is
+        # refused here, once, for every claim. Checked only when the text has such an escape.
+        if _SURROGATE_ESCAPE.search(text):
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
     except (ValueError, RecursionError) as exc:  # RecursionError: deeply nested JSON
         raise JWSError(f"token is malformed ({type(exc).__name__})") from None
     if not isinstance(value, dict):
