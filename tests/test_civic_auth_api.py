@@ -200,6 +200,19 @@ def test_any_claim_value_signed_by_the_provider_is_a_4xx(civic, record_figure):
                   statuses={str(k): v for k, v in sorted(statuses.items())}, server_errors=0)
 
 
+@pytest.mark.parametrize("body", ['{"sub": "\\ud800"}', '{"sub": "x", "name": "\\udfff"}', "[" * 100_000])
+def test_a_userinfo_answer_that_is_no_utf8_text_is_a_502_never_a_500(civic, client, body):
+    """Same class as issue 13 item 8, unsigned: Civic's userinfo answering a lone surrogate or deep nesting
+    is a bad answer from Civic (502), and nothing is written."""
+    issued = new_nonce(client)
+    access = civic.mint_oidc_token(type="access")
+    token = civic.mint_oidc_token(nonce=issued["nonce"], access_token=access)
+    civic.inject_fault("oidc.userinfo", "status", status=200, body=body)
+    response = post(client, {"id_token": token, "nonce_id": issued["nonce_id"], "access_token": access})
+    assert response.status_code == 502, response.content
+    assert get_user_model().objects.count() == 0 and CivicIdentity.objects.count() == 0
+
+
 def test_an_access_token_of_another_login_fails_at_hash(civic, client):
     issued = new_nonce(client)
     access = civic.mint_oidc_token(type="access")
