@@ -133,6 +133,9 @@ def test_wrong_client_secret_is_unauthorized_and_not_echoed(civic_sandbox):
             False,
         ),
         ({"kind": "malformed", "body": '{"a":' * 3000}, ProofingMalformedResponse, False),
+        # A lone surrogate is valid JSON but no text: it would break the Authorization header built from it.
+        ({"kind": "malformed", "body": '{"access_token": "a\\ud800", "expires_in": 3600, "token_type": "Bearer"}'},
+         ProofingMalformedResponse, False),
         ({"kind": "status", "status": 302}, ProofingMalformedResponse, False),
     ],
 )
