@@ -331,7 +331,7 @@ def test_the_same_refreshed_id_token_twice_is_not_a_replay(civic_sandbox, client
     stores = []
     for _ in range(2):  # two browser tabs of one session, each refreshing an expired access token
         later = [0.0]
-        store = TokenStore({}, clock=lambda: time.time() + later[0])
+        store = TokenStore({}, clock=lambda later=later: time.time() + later[0])
         store.save(TokenResponse.from_json({"access_token": "old", "token_type": "Bearer", "expires_in": 60,
                                             "refresh_token": "r", "id_token": id_token}), claims)
         later[0] = 120  # the stored access token has expired

@@ -228,8 +228,7 @@ def _typ(header: dict[str, Any]) -> Any:
     typ = header.get("typ")
     if not isinstance(typ, str):
         return typ
-    typ = typ.lower()
-    return typ[len("application/"):] if typ.startswith("application/") else typ
+    return typ.lower().removeprefix("application/")
 
 
 def _is_access_token(header: dict[str, Any], claims: dict[str, Any]) -> bool:
