@@ -17,7 +17,8 @@ leaves to its callers, because each one closes an attack (tests/test_jws.py has 
   curve for ES*, Ed25519/Ed448 for EdDSA). ECDSA signatures are raw R||S of the exact length, as
   PyJWT checks them.
 - **Claims**: parsed only after the signature verified, as a UTF-8 JSON object without duplicate
-  member names. Their meaning (times, issuer, audience) is the caller's business.
+  member names or lone surrogates (headers too). Their meaning (times, issuer, audience) is the
+  caller's business.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ ALGORITHMS = frozenset((*_RSA, *_EC_CURVES, "EdDSA"))
 _PYJWS = PyJWS(algorithms=sorted(ALGORITHMS))
 
 _SEGMENT = re.compile(r"[A-Za-z0-9_-]*")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _BASE64URL_VALUE = {c: i for i, c in
                     enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")}
 # Header parameters that change what is signed or how it must be processed: we implement none of them.
@@ -162,7 +164,13 @@ def _check_base64url(segment: str) -> None:
 def _json_object(data: bytes, what: str) -> dict[str, Any]:
     try:
         # UTF-8 only: json.loads would also take UTF-16 and UTF-32 bytes.
-        value = _JSON.decode(data.decode("utf-8"))
+        text = data.decode("utf-8")
+        value = _JSON.decode(text)
+        # "\ud800" is valid JSON but no Unicode text (RFC 7493 2.1 refuses it): a lone surrogate
+        # breaks every later encode(), compare_digest and database write of the string, so it is
+        # refused here, once, for every claim. Checked only when the text has such an escape.
+        if _SURROGATE_ESCAPE.search(text):
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
     except (ValueError, RecursionError) as exc:  # RecursionError: deeply nested JSON
         raise JWSError(f"token is malformed ({type(exc).__name__})") from None
     if not isinstance(value, dict):

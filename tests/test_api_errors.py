@@ -64,8 +64,13 @@ def assert_nothing_changed():
         (b"token=a.b.c", "application/x-www-form-urlencoded", 415, "unsupported_media_type"),
         (b"a.b.c", "text/plain", 415, "unsupported_media_type"),
         (b"--x\r\n", "multipart/form-data; boundary=x", 415, "unsupported_media_type"),
-        (b'{"token": "a.b.c"}', "application/json; charset=bogus-charset", 400, "invalid_token"),
-        (b'{"token": "a.b.c"}', "application/json; charset=utf-16", 400, "parse_error"),
+        (b'{"token": "a.b.c"}', "application/json; charset=UTF-8", 400, "invalid_token"),
+        (b'{"token": "a.b.c"}', "application/json; charset=utf8", 400, "invalid_token"),
+        # JSON is UTF-8 (RFC 8259): any other charset, known to Python or not, is refused before decoding.
+        (b'{"token": "a.b.c"}', "application/json; charset=bogus-charset", 415, "unsupported_charset"),
+        (b'{"token": "a.b.c"}', "application/json; charset=utf-16", 415, "unsupported_charset"),
+        (b'\xef\xbb\xbf{"token": "a.b.c"}', "application/json; charset=utf-8-sig", 415, "unsupported_charset"),
+        ('{"token": "a.b.c"}'.encode("utf-16"), "application/json", 400, "parse_error"),
     ],
 )
 def test_garbage_bodies_are_4xx_json(client, body, content_type, status, code):
@@ -73,6 +78,40 @@ def test_garbage_bodies_are_4xx_json(client, body, content_type, status, code):
     response = client.generic("POST", URL, body, content_type=content_type)
     assert_error(response, status, code)
     assert_nothing_changed()
+
+
+# Codecs that are not text encodings: Python's codecs would inflate or decode the body with them.
+_CODEC_CHARSETS = ("zlib_codec", "zlib", "bz2_codec", "bz2", "base64_codec", "hex_codec", "uu_codec",
+                   "quopri_codec", "rot13", "utf-16", "utf-32", "latin-1", "cp500", "punycode")
+
+
+@pytest.mark.parametrize("url", [URL, "/civic/auth/token/"])
+def test_a_request_charset_never_decodes_the_body(client, url, record_figure):
+    """Issue 13 item 1: ``charset=zlib_codec`` made a 50 KB body inflate to 50 MB past the 64 KB cap
+    (a 389-byte bz2 body to 1.2 GB). Whatever the charset, nothing near that is allocated, and the
+    answer is a 415 that changes nothing."""
+    import tracemalloc
+    import zlib
+
+    inflated = b'{"token": "a.b.c", "nonce_id": "n", "id_token": "a.b.c", "pad": "' + b"x" * 50_000_000 + b'"}'
+    bomb = zlib.compress(inflated, 9)
+    assert len(bomb) < 64 * 1024
+    tracemalloc.start()
+    try:
+        response = client.generic("POST", url, bomb, content_type="application/json; charset=zlib_codec")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert_error(response, 415, "unsupported_charset")
+    assert peak < 5_000_000, f"{peak} bytes allocated for a {len(bomb)}-byte body"
+    for charset in _CODEC_CHARSETS:
+        response = client.generic("POST", url, b'{"token": "a.b.c"}',
+                                  content_type=f"application/json; charset={charset}")
+        assert_error(response, 415, "unsupported_charset")
+    assert_nothing_changed()
+    record_figure(f"hostile_input.charset.{url.strip('/').replace('/', '_')}", cases=1 + len(_CODEC_CHARSETS),
+                  refused_415=1 + len(_CODEC_CHARSETS), peak_bytes_limit=5_000_000, bomb_bytes=len(bomb),
+                  inflated_bytes=len(inflated), rows_written=0)
 
 
 def test_a_well_formed_but_forged_token_is_invalid_token(client):

@@ -92,6 +92,25 @@ def test_bodies_that_are_not_an_object_are_refused_and_change_nothing(sandbox, r
                   server_errors=0, state_changed=0)
 
 
+@pytest.mark.parametrize(("body", "content_type"), [
+    ('{"channel": "sip.exchange", "kind": "status", "status": 500}'.encode("utf-16"), "application/json"),
+    ('{"channel": "sip.exchange", "kind": "status", "status": 500}'.encode("utf-32"), "application/json"),
+    (b'{"channel": "sip.exchange", "kind": "status", "status": 500}', "application/json; charset=latin-1"),
+    (b'{"channel": "sip.exchange", "kind": "status", "status": 500}', "application/json; charset=zlib_codec"),
+])
+def test_a_command_in_anything_but_utf8_is_refused(sandbox, body, content_type):
+    """JSON is UTF-8 (RFC 8259): a valid command in another encoding or under another charset is refused,
+    as the app's own API does, and queues nothing."""
+    client = Client()
+    before = state(client)
+    response = client.generic("POST", BASE + "faults", body, content_type=content_type)
+    assert_sandbox_error(response)
+    assert state(client) == before
+    # The same command in UTF-8 is accepted: the refusal is about the encoding, not the command.
+    assert client.post(BASE + "faults", {"channel": "sip.exchange", "kind": "status", "status": 500},
+                       content_type="application/json; charset=utf-8").status_code == 201
+
+
 def test_objects_with_hostile_values_never_break_it(sandbox, record_figure):
     client = Client()
     rows = db_rows()

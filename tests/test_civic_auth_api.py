@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.core.cache import caches
 from django.db import close_old_connections
 from django.test import Client
-from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+from hypothesis import HealthCheck, assume, given, settings as hypothesis_settings, strategies as st
 
 from django_civic.models import CivicIdentity
 from django_civic.oidc import MemoryCache, OIDCClient
@@ -132,6 +132,84 @@ def test_invalid_id_tokens_are_refused_and_change_nothing(civic, client, claims,
     response = post(client, {"id_token": token, "nonce_id": issued["nonce_id"]})
     assert response.status_code == 400 and response.json()["error"] == "invalid_token"
     assert set(response.json()) == {"error", "detail"}
+    assert get_user_model().objects.count() == 0 and CivicIdentity.objects.count() == 0
+
+
+def test_an_access_token_is_not_an_id_token(civic, client):
+    """Issue 13 item 7, the other direction: an access token carrying our nonce is still no ID token."""
+    issued = new_nonce(client)
+    token = civic.mint_oidc_token(type="access", claims={"nonce": issued["nonce"]})
+    response = post(client, {"id_token": token, "nonce_id": issued["nonce_id"]})
+    assert response.status_code == 400 and response.json()["error"] == "invalid_token"
+    assert get_user_model().objects.count() == 0 and CivicIdentity.objects.count() == 0
+
+
+ILL_FORMED = [
+    {"exp": 10 ** 400}, {"iat": 10 ** 400}, {"nbf": 10 ** 400}, {"exp": 1e300}, {"auth_time": 10 ** 400},
+    {"nonce": "\ud800"}, {"sub": "\ud800"}, {"email": "\udfff@example.com", "email_verified": True},
+    {"name": "\ud800"}, {"at_hash": "\u00e9\u00e9\u00e9"}, {"at_hash": "\ud800"}, {"jti": "\ud800"},
+    {"azp": "\ud800"},
+]
+
+
+@pytest.mark.parametrize("claims", ILL_FORMED)
+def test_provider_signed_ill_formed_claims_are_400_never_500(civic, client, claims, record_figure):
+    """Issue 13 item 8: tokens signed with the provider's own key, with out-of-range times, lone
+    surrogates or a non-ASCII at_hash, were a 500 here. Each is a 400 that writes nothing."""
+    issued = new_nonce(client)
+    access = civic.mint_oidc_token(type="access")
+    token = civic.mint_oidc_token(nonce=issued["nonce"], access_token=access, claims=claims)
+    response = post(client, {"id_token": token, "nonce_id": issued["nonce_id"], "access_token": access})
+    assert response.status_code == 400, response.content
+    assert response.json()["error"] == "invalid_token"
+    assert get_user_model().objects.count() == 0 and CivicIdentity.objects.count() == 0
+
+
+_CLAIM_VALUES = st.one_of(
+    st.integers(min_value=-(10 ** 500), max_value=10 ** 500), st.floats(allow_nan=False),
+    st.text(alphabet=st.characters(codec=None), max_size=12), st.booleans(), st.none(),
+    st.lists(st.text(max_size=4), max_size=2), st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+)
+
+
+def test_any_claim_value_signed_by_the_provider_is_a_4xx(civic, record_figure):
+    """Hypothesis over claim values (any size of number, any Unicode including lone surrogates, any
+    type) in the claims an ID token is judged by: never a 5xx, never a login with a broken claim."""
+    statuses: dict[int, int] = {}
+
+    @hypothesis_settings(max_examples=60, deadline=None,
+                         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+    @given(name=st.sampled_from(["exp", "iat", "nbf", "auth_time", "sub", "nonce", "at_hash", "aud", "azp",
+                                 "iss", "jti", "email", "email_verified", "name"]),
+           value=_CLAIM_VALUES)
+    def attack(name, value):
+        web = Client()
+        issued = new_nonce(web)
+        access = civic.mint_oidc_token(type="access")
+        minted = civic.control("POST", "oidc/tokens", {"type": "id", "persona": "alice", "nonce": issued["nonce"],
+                                                       "access_token": access, "claims": {name: value}},
+                               expect=(201, 400))
+        assume("token" in minted)  # PyJWT itself refuses to sign a few (an iss that is not a string)
+        token = minted["token"]
+        response = post(web, {"id_token": token, "nonce_id": issued["nonce_id"], "access_token": access})
+        assert response.status_code < 500, (name, response.content)
+        statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+
+    attack()
+    record_figure("hostile_input.civic_auth_token.signed_claims", cases=sum(statuses.values()),
+                  statuses={str(k): v for k, v in sorted(statuses.items())}, server_errors=0)
+
+
+@pytest.mark.parametrize("body", ['{"sub": "\\ud800"}', '{"sub": "x", "name": "\\udfff"}', "[" * 100_000])
+def test_a_userinfo_answer_that_is_no_utf8_text_is_a_502_never_a_500(civic, client, body):
+    """Same class as issue 13 item 8, unsigned: Civic's userinfo answering a lone surrogate or deep nesting
+    is a bad answer from Civic (502), and nothing is written."""
+    issued = new_nonce(client)
+    access = civic.mint_oidc_token(type="access")
+    token = civic.mint_oidc_token(nonce=issued["nonce"], access_token=access)
+    civic.inject_fault("oidc.userinfo", "status", status=200, body=body)
+    response = post(client, {"id_token": token, "nonce_id": issued["nonce_id"], "access_token": access})
+    assert response.status_code == 502, response.content
     assert get_user_model().objects.count() == 0 and CivicIdentity.objects.count() == 0
 
 

@@ -94,6 +94,9 @@ def test_the_token_of_the_redirect_flow_works_as_bearer(civic, settings):
 
 @pytest.mark.parametrize("mint", [
     {"type": "id", "nonce": "n"},                                  # an ID token is not an access token
+    {"type": "id"},                                                # not even without nonce and at_hash
+    {"type": "id", "remove": ["jti", "auth_time"]},                # nor stripped to the bare claims
+    {"type": "access", "claims": {"nonce": "n"}},                  # nor an access token with ID claims
     {"type": "access", "client_id": "another-client"},             # issued to another application
     {"type": "access", "claims": {"exp": 1000, "iat": 900}},       # expired
     {"type": "access", "claims": {"iss": "https://auth.civic.com/oauth/"}, "fault": "bad_signature"},
@@ -191,3 +194,16 @@ def test_a_civic_token_that_is_not_strict_base64url_authenticates_nobody(civic, 
     request = APIRequestFactory().get("/", HTTP_AUTHORIZATION=f"Bearer {bent}")
     assert CivicAccessTokenAuthentication().authenticate(request) is None
     assert call(bent).status_code == 401
+
+
+@pytest.mark.parametrize("claims", [
+    {"exp": 10 ** 400}, {"iat": 10 ** 400}, {"nbf": 10 ** 400}, {"exp": 1e300}, {"exp": -(10 ** 400)},
+    {"sub": "\ud800"}, {"sub": "ok\udfffok"}, {"client_id": "\ud800"}, {"scope": "openid \ud800"},
+    {"aud": ["\ud800"]},
+])
+def test_provider_signed_ill_formed_claims_are_401_never_500(civic, alice, claims):
+    """Issue 13 item 8: signed by the provider's own key, out-of-range times and lone surrogates were a
+    500 (OverflowError, UnicodeEncodeError). Whoever signed it, a token of any shape is a 401."""
+    response = call(civic.mint_oidc_token(type="access", claims=claims))
+    # invalid_token, or not_authenticated where the claims cannot even be read as text (not ours to judge).
+    assert response.status_code == 401, response.content

@@ -314,6 +314,32 @@ def test_refresh_keeps_the_identity_and_rotates_the_refresh_token(civic_sandbox,
         client.refresh(refreshed.refresh_token, previous_claims=claims)  # reuse revoked the family
 
 
+def test_the_same_refreshed_id_token_twice_is_not_a_replay(civic_sandbox, client):
+    """Issue 13 item 11: panva's oidc-provider sends no jti, and RS256 is deterministic, so two refreshes
+    in one second bring the very same ID token. The sandbox's token endpoint answers both refreshes
+    with such a token (a canned 200, as that provider would); both must succeed and the session keep
+    its tokens."""
+    from django_civic.oidc.session import TokenStore
+    from django_civic.oidc.types import TokenResponse
+
+    id_token = civic_sandbox.mint_oidc_token(remove=["jti", "nonce"])
+    claims = jwt.decode(id_token, options={"verify_signature": False})
+    access = civic_sandbox.mint_oidc_token(type="access")
+    body = json.dumps({"access_token": access, "token_type": "Bearer", "expires_in": 300,
+                       "id_token": id_token})
+    civic_sandbox.inject_fault("oidc.token", "status", count=2, status=200, body=body)
+    stores = []
+    for _ in range(2):  # two browser tabs of one session, each refreshing an expired access token
+        later = [0.0]
+        store = TokenStore({}, clock=lambda later=later: time.time() + later[0])
+        store.save(TokenResponse.from_json({"access_token": "old", "token_type": "Bearer", "expires_in": 60,
+                                            "refresh_token": "r", "id_token": id_token}), claims)
+        later[0] = 120  # the stored access token has expired
+        assert store.access_token(client) == access
+        stores.append(store)
+    assert all(store.id_token() == id_token for store in stores)
+
+
 def test_identity_change_on_refresh_is_refused(civic_sandbox, client):
     request, tokens = login(civic_sandbox, client)
     claims = client.validate_id_token(tokens.id_token, nonce=request.nonce)

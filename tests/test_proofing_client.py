@@ -135,6 +135,9 @@ def test_wrong_client_secret_is_unauthorized_and_not_echoed(civic_sandbox):
             False,
         ),
         ({"kind": "malformed", "body": '{"a":' * 3000}, ProofingMalformedResponse, False),
+        # A lone surrogate is valid JSON but no text: it would break the Authorization header built from it.
+        ({"kind": "malformed", "body": '{"access_token": "a\\ud800", "expires_in": 3600, "token_type": "Bearer"}'},
+         ProofingMalformedResponse, False),
         ({"kind": "status", "status": 302}, ProofingMalformedResponse, False),
     ],
 )
@@ -359,6 +362,13 @@ def test_parse_callback_refuses_malformed_fields(change):
 def test_parse_callback_refuses_non_objects(body):
     with pytest.raises(CallbackError):
         parse_callback(body)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32", "utf-32-le"])
+def test_parse_callback_reads_utf8_only(encoding):
+    # JSON is UTF-8 (RFC 8259); json.loads(bytes) would silently take these too.
+    with pytest.raises(CallbackError):
+        parse_callback(json.dumps(VALID_CALLBACK).encode(encoding))
 
 
 @settings(max_examples=200, deadline=None)

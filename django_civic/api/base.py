@@ -13,11 +13,11 @@ throttle classes; one that names none admits nobody.
 
 from __future__ import annotations
 
-import codecs
 import json
 from typing import Any
 
-from rest_framework.exceptions import ParseError
+from django.utils.translation import gettext_lazy as _
+from rest_framework.exceptions import ParseError, UnsupportedMediaType
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import IsAuthenticated
@@ -31,23 +31,50 @@ from .errors import PayloadTooLarge, exception_handler
 MAX_BODY_BYTES = 64 * 1024
 
 
+class UnsupportedCharset(UnsupportedMediaType):
+    default_detail = _("Send the JSON body in UTF-8 (charset=utf-8, or no charset at all).")
+    default_code = "unsupported_charset"
+
+    def __init__(self) -> None:
+        super().__init__(media_type="application/json")
+
+
 class BoundedJSONParser(JSONParser):
-    """DRF's JSON parser with a size cap and without the ways bad JSON turns into a 500."""
+    """DRF's JSON parser with a size cap and without the ways bad JSON turns into a 500.
+
+    JSON is UTF-8 (RFC 8259 8.1), so the body is decoded as UTF-8 and nothing else: never with the
+    request's ``charset``, which Django and DRF would hand to ``codecs`` as it stands, so that
+    ``charset=bz2_codec`` or ``zlib_codec`` made the cap below apply to compressed bytes and the
+    decoding inflate them to gigabytes. A charset other than UTF-8 is refused (415); without one, UTF-8
+    is read whatever the site's ``DEFAULT_CHARSET``. UTF-8 text never has more characters than bytes,
+    so the cap on the bytes read also bounds what is parsed.
+    """
 
     max_bytes = MAX_BODY_BYTES
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        request = (parser_context or {}).get("request")
+        charset = getattr(getattr(request, "_request", request), "content_params", {}).get("charset")
+        if charset is not None and not is_utf8(charset):
+            raise UnsupportedCharset()
         # Read one byte more than allowed, whatever Content-Length claims (it may be absent or lie).
         raw = stream.read(self.max_bytes + 1) if stream is not None else b""
         if len(raw) > self.max_bytes:
             raise PayloadTooLarge()
-        encoding = (parser_context or {}).get("encoding") or "utf-8"
         try:
-            text = codecs.decode(raw, encoding)
-            return json.loads(text, parse_constant=_reject_constant)
-        except (ValueError, LookupError, RecursionError):
+            return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+        except (ValueError, RecursionError):
             # ValueError covers bad JSON, bad UTF-8 and NaN/Infinity; RecursionError deeply nested arrays.
             raise ParseError() from None
+
+
+def is_utf8(charset: str) -> bool:
+    """Whether a ``charset`` parameter (Django has unquoted it) names UTF-8 (``utf-8``, ``UTF8``).
+
+    Compared as text rather than through ``codecs.lookup``, which would import whatever codec module
+    the name points at just to say no.
+    """
+    return charset.strip().lower() in ("utf-8", "utf8")
 
 
 def _reject_constant(name: str) -> Any:

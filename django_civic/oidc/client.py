@@ -211,7 +211,13 @@ class OIDCClient:
                                      what="refresh")
         claims = None
         if tokens.id_token:
-            claims = self.validator.id_token(tokens.id_token, nonce=None, access_token=tokens.access_token)
+            # Not single use: this token comes straight from the provider's token endpoint in answer to
+            # our own request, so nobody can have replayed it to us. A provider may also legitimately
+            # send the same one twice: without a jti and within the same second, a deterministic RS256
+            # signature over equal claims (panva's oidc-provider) is byte for byte the same token, and
+            # refusing it dropped the session's tokens when two refreshes ran at once.
+            claims = self.validator.id_token(tokens.id_token, nonce=None, access_token=tokens.access_token,
+                                             single_use=False)
             if previous_claims is not None:
                 check_same_identity(previous_claims, claims)
         return tokens, claims

@@ -42,8 +42,11 @@ def read_body(response: requests.Response, limit: int = MAX_RESPONSE_BYTES) -> b
 def read_json(response: requests.Response, what: str) -> dict[str, Any]:
     raw = read_body(response)
     try:
-        payload = json.loads(raw)
-    except ValueError:
+        # UTF-8 only (RFC 8259), and no lone surrogates ("\ud800"), which would break every later
+        # encode(), comparison and database write of a value (a userinfo sub of one was a 500).
+        payload = json.loads(raw.decode("utf-8"))
+        json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    except (ValueError, RecursionError):  # RecursionError: absurdly nested JSON
         raise ProviderResponseError(f"the {what} response is not JSON") from None
     if not isinstance(payload, dict):
         raise ProviderResponseError(f"the {what} response is not a JSON object")

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import math
 import time
 from collections.abc import Callable, Iterable
 from typing import Any, TypeGuard
@@ -31,7 +30,12 @@ from .jwks import ASYMMETRIC_ALGORITHMS, KeySet
 from .pkce import b64url
 
 MAX_TOKEN_LENGTH = 16 * 1024
-ACCESS_TOKEN_TYPES = ("at+jwt", "application/at+jwt")
+#: ``typ`` values (normalised by :func:`_typ`) of an ID token: none at all, or plain JWT.
+ID_TOKEN_TYPES = (None, "jwt")
+#: Claims that only an ID token carries (OIDC Core 2, 3.3.2.11); never in an access token.
+ID_TOKEN_ONLY_CLAIMS = ("nonce", "at_hash", "c_hash", "s_hash")
+#: 9999-12-31T23:59:59Z: later times are not dates any clock, cache or database here can hold.
+MAX_NUMERIC_DATE = 253402300799
 
 _HASHES = {"256": hashlib.sha256, "384": hashlib.sha384, "512": hashlib.sha512}
 
@@ -82,8 +86,12 @@ class TokenValidator:
         (if any) the caller compares with the original token's.
         """
         header, claims, signing_input = self._verify(token)
+        if _is_access_token(header, claims) or _typ(header) not in ID_TOKEN_TYPES:
+            raise InvalidToken("the token is not an ID token", reason="not_an_id_token")
         now = self.clock()
         self._check_times(claims, now, max_age=self.max_age)
+        if "auth_time" in claims and not _is_numeric_date(claims["auth_time"]):
+            raise InvalidToken("the token's auth_time is not a time", reason="malformed")
         self._check_issuer_and_subject(claims)
         self._check_audience(claims)
         if nonce is not None:
@@ -93,8 +101,10 @@ class TokenValidator:
         if access_token is not None and "at_hash" in claims:
             # A token is ASCII (RFC 6750); any other text cannot be the one the hash was made of.
             expected = token_hash(access_token, header["alg"]) if access_token.isascii() else ""
-            if not isinstance(claims["at_hash"], str) or not expected \
-                    or not hmac.compare_digest(claims["at_hash"], expected):
+            got = claims["at_hash"]
+            # compare_digest takes ASCII text only: a non-ASCII at_hash is a mismatch, not a TypeError.
+            if not isinstance(got, str) or not got.isascii() or not expected \
+                    or not hmac.compare_digest(got, expected):
                 raise InvalidToken("the ID token's at_hash does not match the access token",
                                    reason="at_hash_mismatch")
         if single_use and self.replay is not None:
@@ -112,9 +122,7 @@ class TokenValidator:
         configured, otherwise its ``client_id`` (or ``aud``) is our client id.
         """
         header, claims, _ = self._verify(token)
-        typ = header.get("typ")
-        if (typ is not None and str(typ).lower() not in ACCESS_TOKEN_TYPES + ("jwt",)) or "nonce" in claims \
-                or "at_hash" in claims:
+        if not _is_access_token(header, claims):
             raise InvalidToken("the token is not an access token", reason="not_an_access_token")
         self._check_times(claims, self.clock(), max_age=None)
         self._check_issuer_and_subject(claims)
@@ -149,11 +157,11 @@ class TokenValidator:
 
     def _check_times(self, claims: dict[str, Any], now: float, *, max_age: float | None) -> None:
         exp, iat, nbf = claims.get("exp"), claims.get("iat"), claims.get("nbf")
-        if not _is_number(exp) or not _is_number(iat):
+        if not _is_numeric_date(exp) or not _is_numeric_date(iat):
             raise InvalidToken("the token lacks exp or iat", reason="malformed")
         if now > exp + self.leeway:
             raise InvalidToken("the token has expired", reason="expired")
-        if nbf is not None and (not _is_number(nbf) or nbf > now + self.leeway):
+        if nbf is not None and (not _is_numeric_date(nbf) or nbf > now + self.leeway):
             raise InvalidToken("the token is not valid yet", reason="not_yet_valid")
         if iat > now + self.leeway:
             raise InvalidToken("the token was issued in the future", reason="issued_in_future")
@@ -181,7 +189,9 @@ class TokenValidator:
         # (r, s) also verifies as (r, n - s), so the same token would come back under a new name.
         marker = f"jti:{jti}" if isinstance(jti, str) and jti else f"jws:{signing_input}"
         key = hashlib.sha256(f"{claims['iss']}\n{marker}".encode()).hexdigest()
-        ttl = max(1, int(claims["exp"] + self.leeway - now) + 1)
+        # Kept until the token fails its expiry or its maximum age, whichever comes first.
+        until = min(claims["exp"], claims["iat"] + self.max_age) + self.leeway
+        ttl = max(1, int(until - now) + 1)
         if not self.replay(key, ttl):  # type: ignore[misc]
             raise TokenReplayed()
 
@@ -202,6 +212,31 @@ def _audiences(claims: dict[str, Any]) -> list[str]:
     return []
 
 
-def _is_number(value: Any) -> TypeGuard[int | float]:
-    # JSON parsers accept NaN and Infinity; an "exp": Infinity must not mean "never expires".
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+def _is_numeric_date(value: Any) -> TypeGuard[int | float]:
+    """A JSON number of seconds from 1970 to the end of year 9999 (RFC 7519 NumericDate).
+
+    JSON parsers accept NaN and Infinity, and integers of any size: an ``"exp": Infinity`` must not
+    mean "never expires", and ``10**400`` must not overflow the float arithmetic and cache timeouts
+    that follow (it did: a 500).
+    """
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and 0 <= value <= MAX_NUMERIC_DATE)
+
+
+def _typ(header: dict[str, Any]) -> Any:
+    """The header's ``typ``, lower case and without ``application/`` (RFC 7515 4.1.9)."""
+    typ = header.get("typ")
+    if not isinstance(typ, str):
+        return typ
+    return typ.lower().removeprefix("application/")
+
+
+def _is_access_token(header: dict[str, Any], claims: dict[str, Any]) -> bool:
+    """RFC 9068: an access token says so in its header (``typ: at+jwt``, as Civic's panva-based provider
+    and the sandbox set it), or, from a provider that does not type its tokens, carries the
+    ``client_id`` claim that RFC 9068 requires and no claim only an ID token has. An ID token is
+    neither, so it is never taken for an access token (nor an access token for an ID token)."""
+    if any(name in claims for name in ID_TOKEN_ONLY_CLAIMS):
+        return False
+    typ = _typ(header)
+    return typ == "at+jwt" or (typ in ID_TOKEN_TYPES and isinstance(claims.get("client_id"), str))

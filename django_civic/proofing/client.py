@@ -226,7 +226,10 @@ class ProofingClient:
     def _json(response: requests.Response, service: str) -> dict[str, Any]:
         raw = _read_capped(response, _MAX_JSON_BYTES)
         try:
-            payload = json.loads(raw)
+            # UTF-8 only (RFC 8259), and no lone surrogates ("\ud800"): they would break every later
+            # encode(), comparison and database write of a value.
+            payload = json.loads(raw.decode("utf-8"))
+            json.dumps(payload, ensure_ascii=False).encode("utf-8")
         except (ValueError, RecursionError):  # RecursionError: absurdly nested JSON
             raise errors.ProofingMalformedResponse(f"{service} did not answer JSON") from None
         if not isinstance(payload, dict):

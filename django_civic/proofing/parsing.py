@@ -58,8 +58,9 @@ def parse_callback(body: bytes) -> CallbackNotice:
     if len(body) > _MAX_CALLBACK_BYTES:
         raise CallbackError("the callback body is too large")
     try:
-        data = json.loads(body)
-    except (ValueError, RecursionError):  # RecursionError: absurdly nested JSON
+        # UTF-8 only (RFC 8259): json.loads would also read bytes as UTF-16 or UTF-32.
+        data = json.loads(body.decode("utf-8"))
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError; RecursionError: deep nesting
         raise CallbackError("the callback body is not JSON") from None
     if not isinstance(data, dict):
         raise CallbackError("the callback body is not a JSON object")

@@ -7,6 +7,8 @@ from typing import Any
 
 from django.http import HttpRequest, JsonResponse
 
+from ..api.base import is_utf8
+
 MAX_BODY = 1024 * 1024
 
 
@@ -17,11 +19,18 @@ class BadRequest(Exception):
 
 
 def json_body(request: HttpRequest) -> dict[str, Any]:
-    """The request body as a JSON object, or :class:`BadRequest`."""
+    """The request body as a JSON object, or :class:`BadRequest`.
+
+    UTF-8 only, as the app's own API (RFC 8259): another ``charset`` is refused, and ``json.loads`` is
+    given text, not bytes, which it would also read as UTF-16 or UTF-32.
+    """
+    charset = request.content_params.get("charset")
+    if charset is not None and not is_utf8(charset):
+        raise BadRequest("send JSON in UTF-8", 415)
     if len(request.body) > MAX_BODY:
         raise BadRequest("body too large", 413)
     try:
-        data = json.loads(request.body or b"{}")
+        data = json.loads(request.body.decode("utf-8") or "{}")
     except (ValueError, RecursionError):  # RecursionError: deeply nested JSON
         raise BadRequest("body is not JSON") from None
     if not isinstance(data, dict):

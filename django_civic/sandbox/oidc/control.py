@@ -104,7 +104,10 @@ def mint(request: HttpRequest) -> JsonResponse:
     claims.update(overrides)
     for name in remove:
         claims.pop(name, None)
-    signed = tokens.sign(claims, typ="JWT" if kind == "id" else "at+jwt", fault=fault)
+    try:
+        signed = tokens.sign(claims, typ="JWT" if kind == "id" else "at+jwt", fault=fault)
+    except (TypeError, ValueError):  # PyJWT refuses some claims (an iss that is not a string)
+        return error("these claims cannot be signed")
     return JsonResponse({"token": signed, "claims": claims}, status=201)
 
 
