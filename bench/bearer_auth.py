@@ -46,7 +46,7 @@ def run(options: Options) -> RowResult:
         from django.contrib.auth import get_user_model
         from rest_framework.test import APIRequestFactory
 
-        from django_civic.api.authentication import CivicAccessTokenAuthentication
+        from django_civic.civic_auth.authentication import CivicAccessTokenAuthentication
         from django_civic.models import CivicIdentity
 
         user = get_user_model().objects.create_user("bearer-person")

@@ -6,9 +6,9 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from django_civic.protocols.sip.crypto import compact_json, load_private_key
+from django_civic.protocols.sip.tokens import authorization_header
 from django_civic.sandbox.testing import SandboxHandle
-from django_civic.sip.crypto import compact_json, load_private_key
-from django_civic.sip.tokens import authorization_header
 
 from .load import Prepared
 

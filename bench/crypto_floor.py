@@ -21,8 +21,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from django_civic.sip.crypto import b64url_decode, load_private_key, load_public_key
-from django_civic.sip.tokens import partner_token
+from django_civic.protocols.sip.crypto import b64url_decode, load_private_key, load_public_key
+from django_civic.protocols.sip.tokens import partner_token
 
 from .load import Prepared
 

@@ -24,16 +24,16 @@ from .codes import mint_for_users
 
 # (module, attribute, label): the steps of a Civic login through POST /civic/sip/exchange/.
 STEPS = [
-    ("django_civic.api.sip", "SIPExchangeView.post", "view (everything below)"),
-    ("django_civic.api.sip", "SIPExchangeView.check_throttles", "throttle"),
-    ("django_civic.api.sip", "check_login_csrf", "login CSRF check"),
-    ("django_civic.api.sip", "sip_exchange_input", "body validation"),
-    ("django_civic.api.sip", "authenticate", "authenticate (backend, below)"),
-    ("django_civic.sip.client", "SIPClient.check_auth_code", "  pre-check of the auth code"),
-    ("django_civic.backends.sip", "consume_once", "  single-use mark"),
-    ("django_civic.sip.client", "SIPClient.exchange_code", "  SIP exchange (client side)"),
-    ("django_civic.backends.sip", "record_identity", "  record_identity"),
-    ("django_civic.api.sip", "login_response", "login_response (below)"),
+    ("django_civic.sip.api", "SIPExchangeView.post", "view (everything below)"),
+    ("django_civic.sip.api", "SIPExchangeView.check_throttles", "throttle"),
+    ("django_civic.sip.api", "check_login_csrf", "login CSRF check"),
+    ("django_civic.sip.api", "sip_exchange_input", "body validation"),
+    ("django_civic.sip.api", "authenticate", "authenticate (backend, below)"),
+    ("django_civic.protocols.sip.client", "SIPClient.check_auth_code", "  pre-check of the auth code"),
+    ("django_civic.sip.backend", "consume_once", "  single-use mark"),
+    ("django_civic.protocols.sip.client", "SIPClient.exchange_code", "  SIP exchange (client side)"),
+    ("django_civic.sip.backend", "record_identity", "  record_identity"),
+    ("django_civic.sip.api", "login_response", "login_response (below)"),
     ("django_civic.api.login", "django_login", "  django.contrib.auth.login"),
 ]
 

@@ -116,7 +116,7 @@ def ensure(alias: str, people: int, log: Callable[[str], None]) -> DataSet:
 def _generate(alias: str, people: int) -> None:
     from django.db import connections, transaction
 
-    from django_civic.encryption import attribute_digest, encrypt
+    from django_civic.core.encryption import attribute_digest, encrypt
 
     filler_email = encrypt("someone@bench.example")
     filler_phone = encrypt("+15550100000")

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from contextlib import closing
 
+from django_civic.protocols.sip.crypto import compact_json
 from django_civic.sandbox.testing import SandboxHandle
-from django_civic.sip.crypto import compact_json
 
 from . import Options, log, processes
 from .codes import mint, signed_exchanges

@@ -5,9 +5,9 @@ checked), the framework's share of any login, reported beside the figures."""
 
 from __future__ import annotations
 
-from django.contrib import admin
 import json
 
+from django.contrib import admin
 from django.contrib.auth import authenticate, get_user_model, login
 from django.http import HttpRequest, JsonResponse
 from django.urls import include, path

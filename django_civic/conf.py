@@ -110,7 +110,7 @@ DEFAULTS: dict[str, Any] = {
     "ENCRYPTION_KEYS": [],
     # Key for the searchable digest of attribute values. Must not change when encryption keys rotate.
     "DIGEST_KEY": None,
-    "ADAPTER": "django_civic.adapter.DefaultCivicAdapter",
+    "ADAPTER": "django_civic.core.adapter.DefaultCivicAdapter",
     "SIGNUP_OPEN": True,
     "LINK_BY_EMAIL": False,
     # Django user field <- verified attribute label, synced on each login.
@@ -124,7 +124,7 @@ DEFAULTS: dict[str, Any] = {
     # Cache alias used for single-use codes, OIDC state, JWKS and token caches.
     "CACHE_ALIAS": "default",
     # Days to keep stored document images (image/portrait/selfie labels) after they were last verified;
-    # None keeps them. Applied by django_civic.identities.purge_document_images() (run it periodically).
+    # None keeps them. Applied by django_civic.core.identities.purge_document_images() (run it periodically).
     "DOCUMENT_IMAGE_RETENTION_DAYS": None,
 }
 
@@ -134,7 +134,7 @@ NESTED = ("SIP", "AUTH", "IDEMIA", "API")
 # Keys that existed once; using them is an error that says what replaced them.
 REMOVED: dict[str, str] = {
     "IDEMIA.TASK_RUNNER": "the fetch after a callback is a task of Django's Tasks framework "
-                          "(django_civic.proofing_tasks.fetch_proofing_result); choose its backend with "
+                          "(django_civic.idemia.tasks.fetch_proofing_result); choose its backend with "
                           "the TASKS setting (docs/proofing.md, \"Running the fetch\").",
 }
 
@@ -201,3 +201,20 @@ def _reload(*, setting: str, **kwargs: Any) -> None:
 
 
 setting_changed.connect(_reload)
+
+
+def sandbox_url() -> str:
+    """``CIVIC["SANDBOX_URL"]``, the sandbox's base URL, with a trailing slash.
+
+    Always from settings, never from a request: the server calls this URL (SIP exchange, OIDC discovery,
+    IDEMIA), so a ``Host`` header must not choose where those calls go, and the OIDC issuer (the provider
+    of every sandbox identity) must be one string however the site was reached (``localhost`` or
+    ``127.0.0.1``).
+    """
+    configured = civic_settings.SANDBOX_URL
+    if not isinstance(configured, str) or not configured.startswith(("http://", "https://")):
+        raise ImproperlyConfigured(
+            "CIVIC['SANDBOX_URL'] must be the sandbox's absolute http(s) base URL, e.g. "
+            "'http://127.0.0.1:8000/civic-sandbox/' (see django_civic.E009)."
+        )
+    return configured if configured.endswith("/") else configured + "/"

@@ -1,5 +1,5 @@
-"""Signals sent by :mod:`django_civic.identities` (side effects only: handlers run in no fixed order,
-so anything that must *decide* the flow belongs in the adapter, see :mod:`django_civic.adapter`).
+"""Signals sent by :mod:`django_civic.core.identities` (side effects only: handlers run in no fixed order,
+so anything that must *decide* the flow belongs in the adapter, see :mod:`django_civic.core.adapter`).
 
 Every signal is sent after the database work of the call succeeded, with ``sender`` the model class
 (:class:`~django_civic.models.CivicIdentity`). Django's own ``user_logged_in`` and

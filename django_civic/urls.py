@@ -1,8 +1,9 @@
 """``path("civic/", include("django_civic.urls"))``.
 
-  sip/exchange/, me/, ...     JSON API (django_civic.api)
-  auth/...                    Civic Auth (OIDC) browser views
-  proofing/...                IDEMIA identity proofing pages and callback
+  sip/exchange/               Civic SIP's code exchange (django_civic.sip)
+  auth/...                    Civic Auth: browser flow and JSON API (django_civic.civic_auth)
+  proofing/...                IDEMIA identity proofing pages and callback (django_civic.idemia)
+  me/, me/identities/<id>/    the signed-in person's identities (django_civic.api)
 """
 
 from django.urls import include, path
@@ -10,7 +11,8 @@ from django.urls import include, path
 app_name = "django_civic"
 
 urlpatterns = [
+    path("", include("django_civic.sip.urls")),
     path("", include("django_civic.api.urls")),
-    path("auth/", include("django_civic.oidc_urls")),
-    path("proofing/", include("django_civic.proofing_urls")),
+    path("auth/", include("django_civic.civic_auth.urls")),
+    path("proofing/", include("django_civic.idemia.urls")),
 ]

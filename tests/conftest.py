@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from django_civic.sip.types import Attribute
+from django_civic.protocols.sip.types import Attribute
 
 EMAIL = "contact.personal.email"
 PHONE = "contact.personal.phoneNumber"

@@ -21,9 +21,9 @@ from django_civic.admin.identity import (
     attach_identities_to_user_admin,
     mask_value,
 )
-from django_civic.identities import record_identity
+from django_civic.core.identities import record_identity
 from django_civic.models import CivicIdentity, VerifiedAttribute
-from django_civic.sip.types import Attribute
+from django_civic.protocols.sip.types import Attribute
 
 from .conftest import EMAIL, PHONE
 

@@ -11,7 +11,9 @@ import json
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.cache import caches
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from django_civic.models import CivicIdentity
 

@@ -12,9 +12,9 @@ from django.urls import URLResolver, get_resolver
 from rest_framework.authentication import BasicAuthentication
 
 from django_civic import signals
-from django_civic.identities import record_identity
+from django_civic.core.identities import record_identity
 from django_civic.models import CivicIdentity
-from django_civic.sip.types import Attribute
+from django_civic.protocols.sip.types import Attribute
 
 pytestmark = pytest.mark.django_db
 User = get_user_model()

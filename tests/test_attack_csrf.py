@@ -22,7 +22,7 @@ from django.contrib.auth import get_user_model
 from django.core.cache import caches
 from django.test import Client
 
-from django_civic.identities import record_identity
+from django_civic.core.identities import record_identity
 from django_civic.models import CivicIdentity
 
 from .hostile import db_rows

@@ -20,9 +20,11 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client, TestCase
 from django.urls import reverse
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
-from django_civic import proofing_fetch
+from django_civic.idemia import fetch as proofing_fetch
 from django_civic.models import CivicIdentity, ProofingSession, VerifiedAttribute
 
 from .hostile import CONTENT_TYPES, EXAMPLES, HOSTILE_META, assert_json_error, db_rows, latin1, raw_bodies

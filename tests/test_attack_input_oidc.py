@@ -20,7 +20,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from django.core.cache import caches
 from django.test import Client
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from django_civic.sandbox.idemia.testing import RecordingServer
 
@@ -245,8 +247,8 @@ def test_an_access_token_that_is_not_one_is_a_400(civic, access_token, with_at_h
 
 def test_the_validator_refuses_a_non_ascii_access_token_itself(civic):
     # The same rule one level down, for code that calls the protocol client directly.
-    from django_civic.clients.oidc import get_oidc_client
-    from django_civic.oidc import InvalidToken
+    from django_civic.civic_auth.client import get_oidc_client
+    from django_civic.protocols.civic_auth import InvalidToken
 
     token = civic.mint_oidc_token(nonce="n", access_token=civic.mint_oidc_token(type="access"))
     with pytest.raises(InvalidToken) as info:

@@ -15,7 +15,9 @@ from collections import Counter
 
 import pytest
 from django.test import Client
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from .hostile import CONTENT_TYPES, EXAMPLES, db_rows, json_values, raw_bodies
 

@@ -16,11 +16,13 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from django.core.cache import caches
 from django.test import Client
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
+from django_civic.protocols.sip.crypto import load_public_key
 from django_civic.sandbox import defaults
 from django_civic.sandbox.idemia.testing import RecordingServer
-from django_civic.sip.crypto import load_public_key
 
 from .hostile import (
     CONTENT_TYPES,

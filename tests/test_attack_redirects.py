@@ -1,6 +1,6 @@
 """Open redirects through ``next``, end to end: every way a ``next`` enters the app, every hostile form.
 
-``django_civic.redirects.safe_next_url`` is the one helper (its unit tests, tests/test_redirects.py, try
+``django_civic.core.redirects.safe_next_url`` is the one helper (its unit tests, tests/test_redirects.py, try
 each form against it). Here each form goes in where an attacker would put it (the SIP exchange and Civic
 Auth token APIs, the Civic Auth login page and its form, a whole Civic Auth login through the sandbox, the
 logout, the button tags) and what comes back out (a JSON ``next``, a ``Location`` header, a hidden form
@@ -18,7 +18,9 @@ import pytest
 from django.core.cache import caches
 from django.template import Context, Template
 from django.test import Client, RequestFactory
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from .hostile import EXAMPLES, HOSTILE_NEXT, browser_destination
 

@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 from django.core.cache.backends.redis import RedisCache
 
-from django_civic.api.civic_auth import _nonce_key
+from django_civic.civic_auth.api import _nonce_key
 
 from .multiprocess import REDIS_URL, AppServers, fire_at_once
 

@@ -10,22 +10,22 @@ import logging
 import time
 
 import pytest
-from hypothesis import HealthCheck, given
-from hypothesis import settings as settings_
-from hypothesis import strategies as st
 from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth.signals import user_login_failed
 from django.core.cache import caches
 from django.core.exceptions import ImproperlyConfigured
 from django.test import RequestFactory
+from hypothesis import HealthCheck, given
+from hypothesis import settings as settings_
+from hypothesis import strategies as st
 
-from django_civic.backends.sip import CivicSIPBackend
-from django_civic.clients import sandbox_url
-from django_civic.clients.sip import get_sip_client
+from django_civic.conf import sandbox_url
 from django_civic.exceptions import InactiveUser, ReplayCheckUnavailable, SignupClosed, TokenReplayed
 from django_civic.models import CivicIdentity, VerifiedAttribute
 from django_civic.sandbox import defaults
 from django_civic.sip import SIPInvalidAuthToken, SIPInvalidSignature, SIPUpstreamError
+from django_civic.sip.backend import CivicSIPBackend
+from django_civic.sip.client import get_sip_client
 
 from .conftest import EMAIL
 
@@ -272,8 +272,8 @@ def test_production_client_uses_configured_credentials_and_civics_key(settings):
     assert client.app_id == "prod-app"
     assert client.exchange_url == "https://api.civic.com/sip/prod/scopeRequest/authCode"
     # A sandbox-signed code is not accepted by a production client.
-    from django_civic.sip.crypto import load_private_key
-    from django_civic.sip.tokens import auth_code
+    from django_civic.protocols.sip.crypto import load_private_key
+    from django_civic.protocols.sip.tokens import auth_code
 
     sandbox_key = load_private_key(defaults.SIP_CIVIC_PRIVATE_KEY)
     forged = auth_code("prod-app", sandbox_key, "https://api.civic.com/sip/")

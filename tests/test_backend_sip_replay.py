@@ -7,8 +7,8 @@ import threading
 import pytest
 from django.core.cache import caches
 
+from django_civic.core.replay import cache_key, consume_once
 from django_civic.exceptions import ReplayCheckUnavailable
-from django_civic.replay import cache_key, consume_once
 
 
 @pytest.fixture(autouse=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.core import checks
 
-from django_civic.checks import core
+from django_civic.core import checks as core
 from django_civic.sandbox import defaults
 
 SIP_BACKEND = "django_civic.backends.CivicSIPBackend"

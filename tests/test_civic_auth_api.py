@@ -9,10 +9,12 @@ from django.contrib.auth import get_user_model
 from django.core.cache import caches
 from django.db import close_old_connections
 from django.test import Client
-from hypothesis import HealthCheck, assume, given, settings as hypothesis_settings, strategies as st
+from hypothesis import HealthCheck, assume, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from django_civic.models import CivicIdentity
-from django_civic.oidc import MemoryCache, OIDCClient
+from django_civic.protocols.civic_auth import MemoryCache, OIDCClient
 
 pytestmark = pytest.mark.django_db
 
@@ -115,7 +117,7 @@ def test_a_replayed_id_token_is_refused_even_with_a_fresh_nonce_entry(civic, cli
     id_token = civic.mint_oidc_token(nonce=issued["nonce"])
     assert post(client, {"id_token": id_token, "nonce_id": issued["nonce_id"]}).status_code == 200
     # Put the same nonce back under a new id, as if the store had been tampered with.
-    from django_civic.api.civic_auth import _nonce_key
+    from django_civic.civic_auth.api import _nonce_key
 
     caches["default"].set(_nonce_key("again"), issued["nonce"], 60)
     response = post(Client(), {"id_token": id_token, "nonce_id": "again"})

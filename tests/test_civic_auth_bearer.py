@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from rest_framework.test import APIRequestFactory
 from rest_framework.views import APIView
 
-from django_civic.api.authentication import CivicAccessToken, CivicAccessTokenAuthentication
+from django_civic.civic_auth.authentication import CivicAccessToken, CivicAccessTokenAuthentication
 from django_civic.models import CivicIdentity
 
 pytestmark = pytest.mark.django_db
@@ -78,8 +78,9 @@ def test_zero_network_calls_once_keys_are_cached(civic, alice):
 
 def test_the_token_of_the_redirect_flow_works_as_bearer(civic, settings):
     """End to end: log in through the redirect flow, then call the API with the session's access token."""
-    from django.test import Client
     from urllib.parse import urlsplit
+
+    from django.test import Client
 
     settings.CIVIC = {**settings.CIVIC, "AUTH": {"STORE_TOKENS": True}}
     web = Client(SERVER_NAME="localhost")
@@ -112,8 +113,8 @@ def test_invalid_access_tokens_are_401(civic, alice, mint):
 
 
 def test_hs256_with_the_public_key_is_401(civic, alice):
-    from cryptography.hazmat.primitives import serialization
     import jwt
+    from cryptography.hazmat.primitives import serialization
 
     jwk = requests.get(civic.oidc_issuer + "jwks", timeout=5).json()["keys"][0]
     pem = jwt.PyJWK(jwk).key.public_bytes(serialization.Encoding.PEM,

@@ -15,9 +15,9 @@ from rest_framework.response import Response
 from rest_framework.test import APIRequestFactory
 from rest_framework.views import APIView
 
-from django_civic.api import bearer_cache
-from django_civic.api.authentication import CivicAccessTokenAuthentication
-from django_civic.api.bearer_cache import BearerUserCache, bearer_users
+from django_civic.civic_auth import bearer_cache
+from django_civic.civic_auth.authentication import CivicAccessTokenAuthentication
+from django_civic.civic_auth.bearer_cache import BearerUserCache, bearer_users
 from django_civic.models import CivicIdentity
 
 pytestmark = pytest.mark.django_db

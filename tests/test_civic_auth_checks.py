@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from django_civic.checks.civic_auth import check_civic_auth
+from django_civic.civic_auth.checks import check_civic_auth
 
 PRODUCTION = {"AUTH": {"CLIENT_ID": "my-client", "REDIRECT_URI": "https://example.com/civic/auth/callback/"}}
 

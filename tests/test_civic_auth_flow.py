@@ -8,10 +8,10 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.cache import caches
 from django.test import Client
-
-from django_civic.models import CivicIdentity, VerifiedAttribute
 from django_civic.oidc.session import SESSION_KEY as TOKENS_KEY
 from django_civic.oidc.state import SESSION_KEY as STATE_KEY
+
+from django_civic.models import CivicIdentity, VerifiedAttribute
 
 pytestmark = pytest.mark.django_db
 
@@ -255,9 +255,9 @@ def test_unsafe_next_is_dropped(civic, web):
 # -- tokens in the session, refresh, logout ------------------------------------------------------------------
 
 def test_stored_tokens_and_refresh_keep_the_identity(civic, web, settings):
-    from django_civic.clients.oidc import get_oidc_client
-    from django_civic.oidc import IdentityChanged
-    from django_civic.oidc.session import TokenStore
+    from django_civic.civic_auth.client import get_oidc_client
+    from django_civic.protocols.civic_auth import IdentityChanged
+    from django_civic.protocols.civic_auth.session import TokenStore
 
     settings.CIVIC = {**settings.CIVIC, "AUTH": {"STORE_TOKENS": True}}
     log_in(web, civic)

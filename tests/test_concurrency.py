@@ -16,10 +16,10 @@ from django.core.cache import caches
 from django.db import connection
 from django.test import RequestFactory
 
+from django_civic.core.identities import record_identity
 from django_civic.exceptions import TokenReplayed
-from django_civic.identities import record_identity
 from django_civic.models import CivicIdentity, VerifiedAttribute
-from django_civic.sip.types import Attribute
+from django_civic.protocols.sip.types import Attribute
 
 from .conftest import EMAIL
 

@@ -11,7 +11,7 @@ import pytest
 from django.core.cache import caches
 from django.test import Client
 
-from django_civic.adapter import DefaultCivicAdapter
+from django_civic.core.adapter import DefaultCivicAdapter
 from django_civic.sandbox.oidc.personas import claims as oidc_claims
 from django_civic.sandbox.sip.personas import PERSONAS as SIP_PERSONAS
 

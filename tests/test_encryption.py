@@ -12,11 +12,11 @@ from django.db import connection
 from hypothesis import given
 from hypothesis import strategies as st
 
-from django_civic import encryption
-from django_civic.fields import Ciphertext
-from django_civic.identities import record_identity
+from django_civic.core import encryption
+from django_civic.core.fields import Ciphertext
+from django_civic.core.identities import record_identity
 from django_civic.models import VerifiedAttribute
-from django_civic.sip.types import Attribute
+from django_civic.protocols.sip.types import Attribute
 
 from .conftest import EMAIL, PHONE
 

@@ -10,9 +10,9 @@ from django.contrib.auth import get_user_model
 from django.core.cache import caches
 from django.core.management import CommandError, call_command
 
-from django_civic.identities import record_identity
+from django_civic.core.identities import record_identity
+from django_civic.protocols.sip.types import Attribute
 from django_civic.sandbox.sip.personas import ID_IMAGE
-from django_civic.sip.types import Attribute
 
 pytestmark = pytest.mark.django_db
 User = get_user_model()

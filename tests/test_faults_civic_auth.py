@@ -24,7 +24,7 @@ from django.contrib.auth import get_user_model
 from django.core.cache import caches
 from django.test import Client
 
-from django_civic.clients.oidc import clear_clients
+from django_civic.civic_auth.client import clear_clients
 
 from .test_faults_sip import rows
 

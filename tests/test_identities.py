@@ -10,7 +10,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from django_civic import signals
-from django_civic.adapter import DefaultCivicAdapter
+from django_civic.core.adapter import DefaultCivicAdapter
+from django_civic.core.identities import purge_attributes, record_identity, unlink_identity
 from django_civic.exceptions import (
     CivicLoginError,
     IdentityLinkedElsewhere,
@@ -19,9 +20,8 @@ from django_civic.exceptions import (
     LoginRefused,
     SignupClosed,
 )
-from django_civic.identities import purge_attributes, record_identity, unlink_identity
 from django_civic.models import CivicIdentity, VerifiedAttribute
-from django_civic.sip.types import Attribute
+from django_civic.protocols.sip.types import Attribute
 
 from .conftest import EMAIL, PHONE
 
@@ -372,7 +372,7 @@ def test_document_images_are_purged_after_the_retention_period(settings):
 
     from django.utils import timezone
 
-    from django_civic.identities import purge_document_images
+    from django_civic.core.identities import purge_document_images
 
     login([Attribute(EMAIL, "a@example.com", True, True),
            Attribute("documents.genericId.image", "QUJD", True, True),
@@ -405,7 +405,7 @@ def test_a_user_created_inactive_is_kept_for_approval(make_attributes, settings)
 def test_generated_usernames_fit_the_user_model():
     from django.db import models
 
-    from django_civic.adapter import _username_candidate
+    from django_civic.core.adapter import _username_candidate
 
     assert _username_candidate(models.EmailField(max_length=254), "abc") == "civic-abc@civic.invalid"
     assert _username_candidate(models.CharField(max_length=8), "abcdef") == "civic-ab"

@@ -2,7 +2,7 @@
 
 The rule (design.md section 4, django-anchors.md section 3): off unless ``LINK_BY_EMAIL``; then only an
 email attribute that is ``isValid`` *and* ``isOwner``, with exactly one active account of the same email
-by ``django_civic.emails.email_key`` (ASCII only, local part exact, domain case-insensitive), whatever
+by ``django_civic.core.emails.email_key`` (ASCII only, local part exact, domain case-insensitive), whatever
 the database's own case folding says. Race handling never widens the match (CVE-2025-61783).
 """
 
@@ -13,13 +13,13 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection
 from django.db.models.functions import Lower
 
-from django_civic import identities
-from django_civic.adapter import DefaultCivicAdapter
-from django_civic.emails import email_key, same_email
+from django_civic.core import identities
+from django_civic.core.adapter import DefaultCivicAdapter
+from django_civic.core.emails import email_key, same_email
+from django_civic.core.identities import record_identity
 from django_civic.exceptions import EmailLinkRefused
-from django_civic.identities import record_identity
 from django_civic.models import CivicIdentity
-from django_civic.sip.types import Attribute
+from django_civic.protocols.sip.types import Attribute
 
 from .conftest import EMAIL
 

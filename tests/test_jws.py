@@ -1,4 +1,4 @@
-"""``django_civic.jws``: the one strict JWS verifier behind SIP and Civic Auth tokens.
+"""``django_civic.protocols.jose``: the one strict JWS verifier behind SIP and Civic Auth tokens.
 
 Tokens are signed by PyJWT (an independent implementation) with keys made here: every algorithm we
 verify round-trips, and every way of bending the compact form, the header, the key or the signature is
@@ -18,10 +18,11 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from django_civic import jws
-from django_civic.oidc.jwks import ASYMMETRIC_ALGORITHMS
+from django_civic.protocols import jose as jws
+from django_civic.protocols.civic_auth.jwks import ASYMMETRIC_ALGORITHMS
 
 CLAIMS = {"iss": "https://issuer.example/", "sub": "someone", "exp": 2_000_000_000}
 P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551

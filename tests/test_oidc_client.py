@@ -12,7 +12,7 @@ import pytest
 import requests
 from cryptography.hazmat.primitives import serialization
 
-from django_civic.oidc import (
+from django_civic.protocols.civic_auth import (
     IdentityChanged,
     InvalidToken,
     MemoryCache,
@@ -319,8 +319,8 @@ def test_the_same_refreshed_id_token_twice_is_not_a_replay(civic_sandbox, client
     in one second bring the very same ID token. The sandbox's token endpoint answers both refreshes
     with such a token (a canned 200, as that provider would); both must succeed and the session keep
     its tokens."""
-    from django_civic.oidc.session import TokenStore
-    from django_civic.oidc.types import TokenResponse
+    from django_civic.protocols.civic_auth.session import TokenStore
+    from django_civic.protocols.civic_auth.types import TokenResponse
 
     id_token = civic_sandbox.mint_oidc_token(remove=["jti", "nonce"])
     claims = jwt.decode(id_token, options={"verify_signature": False})

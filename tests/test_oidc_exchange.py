@@ -14,7 +14,7 @@ import jwt
 import pytest
 import requests
 
-from django_civic.oidc import (
+from django_civic.protocols.civic_auth import (
     MemoryCache,
     OIDCClient,
     TokenExchangeError,
@@ -208,7 +208,7 @@ def test_an_empty_subject_clears_the_cache(civic_sandbox, exchanger, subject):
 
 def test_public_clients_cannot_exchange(civic_sandbox, subject):
     public = OIDCClient(civic_sandbox.oidc_issuer, "public-app", None, cache=MemoryCache())
-    from django_civic.oidc import OIDCConfigurationError
+    from django_civic.protocols.civic_auth import OIDCConfigurationError
 
     with pytest.raises(OIDCConfigurationError):
         TokenExchanger(public, MemoryCache()).access_token("u", subject)
@@ -219,7 +219,7 @@ def test_the_django_helper_uses_settings_and_the_shared_cache(civic_sandbox, set
     from django.contrib.auth import get_user_model
     from django.core.cache import caches
 
-    from django_civic.clients.oidc import civic_access_token_for
+    from django_civic.civic_auth.client import civic_access_token_for
 
     caches["default"].clear()
     settings.CIVIC = civic_sandbox.civic_settings(SANDBOX_ALLOW_WITHOUT_DEBUG=True,

@@ -7,7 +7,7 @@ import jwt
 import pytest
 import requests
 
-from django_civic.oidc import (
+from django_civic.protocols.civic_auth import (
     DiscoveryError,
     MemoryCache,
     OIDCClient,
@@ -15,8 +15,8 @@ from django_civic.oidc import (
     ProviderUnavailable,
     UnknownSigningKey,
 )
-from django_civic.oidc.documents import DocumentCache
-from django_civic.oidc.jwks import find_key
+from django_civic.protocols.civic_auth.documents import DocumentCache
+from django_civic.protocols.civic_auth.jwks import find_key
 
 
 class Clock:
@@ -179,18 +179,20 @@ def test_cache_control_is_honoured_within_bounds(clock):
 
 
 def _rsa_jwk(**extra):
-    from cryptography.hazmat.primitives.asymmetric import rsa
     import json
+
     import jwt
+    from cryptography.hazmat.primitives.asymmetric import rsa
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()
     return {**json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key)), **extra}
 
 
 def _ec_jwk(curve, **extra):
-    from cryptography.hazmat.primitives.asymmetric import ec
     import json
+
     import jwt
+    from cryptography.hazmat.primitives.asymmetric import ec
 
     key = ec.generate_private_key(curve).public_key()
     return {**json.loads(jwt.algorithms.ECAlgorithm.to_jwk(key)), **extra}

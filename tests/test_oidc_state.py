@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from django_civic.backends.civic_auth import claims_to_attributes
-from django_civic.oidc import StateError, StateStore
-from django_civic.oidc.pkce import s256_challenge
+from django_civic.civic_auth.backend import claims_to_attributes
+from django_civic.protocols.civic_auth import StateError, StateStore
+from django_civic.protocols.civic_auth.pkce import s256_challenge
 
 
 class Clock:

@@ -1,4 +1,4 @@
-"""The OIDC validator on top of :mod:`django_civic.jws`: the strict parse reaches Civic Auth tokens, and
+"""The OIDC validator on top of :mod:`django_civic.protocols.jose`: the strict parse reaches Civic Auth tokens, and
 single use holds whatever spelling of the signature comes back.
 
 The sandbox provider signs RS256 only, so the ES256 cases sign with a key made here and hand the
@@ -16,9 +16,9 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from django_civic import jws
-from django_civic.oidc import InvalidToken, MemoryCache, OIDCClient, TokenReplayed
-from django_civic.oidc.validation import TokenValidator
+from django_civic.protocols import jose as jws
+from django_civic.protocols.civic_auth import InvalidToken, MemoryCache, OIDCClient, TokenReplayed
+from django_civic.protocols.civic_auth.validation import TokenValidator
 
 ISSUER = "https://issuer.example/oauth/"
 CLIENT = "client-1"

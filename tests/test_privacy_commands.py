@@ -1,4 +1,4 @@
-"""Privacy: ``civic_export_user`` and ``civic_erase_user`` (``django_civic.privacy``) on data made by the
+"""Privacy: ``civic_export_user`` and ``civic_erase_user`` (``django_civic.core.privacy``) on data made by the
 real flows: a person who logged in with Civic SIP (proof of identity, with a document image), then with
 Civic Auth (linked by verified email), then proved their identity with IDEMIA (proof archive stored);
 and a bystander whose data must never appear in the export nor be touched by the erasure.
@@ -22,9 +22,9 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 
 from django_civic import signals
-from django_civic.clients.oidc import civic_access_token_for, get_token_exchanger
+from django_civic.civic_auth.client import civic_access_token_for, get_token_exchanger
+from django_civic.core.privacy import erase_user, export_user
 from django_civic.models import CivicIdentity, ProofingSession, VerifiedAttribute
-from django_civic.privacy import erase_user, export_user
 
 from .test_proofing_flow import finish, post_callback, start
 
@@ -160,8 +160,8 @@ def test_export_refuses_unknown_and_ambiguous_users(people):
 def test_an_undecryptable_value_is_exported_as_null_and_flagged(people, settings):
     from django.db.models import Value
 
-    from django_civic import encryption
-    from django_civic.fields import Ciphertext
+    from django_civic.core import encryption
+    from django_civic.core.fields import Ciphertext
 
     # A value encrypted under a key that is no longer configured.
     original = settings.CIVIC

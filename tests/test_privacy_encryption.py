@@ -22,11 +22,11 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test import Client
 
-from django_civic import encryption
-from django_civic.encryption import search_digests
+from django_civic.core import encryption
+from django_civic.core.encryption import search_digests
+from django_civic.core.privacy import export_user
+from django_civic.idemia.fetch import read_proof
 from django_civic.models import ProofingSession, VerifiedAttribute
-from django_civic.privacy import export_user
-from django_civic.proofing_fetch import read_proof
 
 from .test_privacy_commands import populate
 

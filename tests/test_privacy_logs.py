@@ -33,13 +33,13 @@ from django.core.cache import caches
 from django.test import Client, RequestFactory
 from django.urls import reverse
 from django.views.debug import ExceptionReporter
-
-from django_civic.clients.oidc import civic_access_token_for, session_access_token
-from django_civic.clients.proofing import get_proofing_client
-from django_civic.models import VerifiedAttribute
 from django_civic.oidc.session import SESSION_KEY as TOKENS_KEY
+
+from django_civic.civic_auth.client import civic_access_token_for, session_access_token
+from django_civic.idemia.client import get_proofing_client
+from django_civic.models import VerifiedAttribute
+from django_civic.protocols.sip.crypto import load_private_key
 from django_civic.sandbox import defaults
-from django_civic.sip.crypto import load_private_key
 
 from .test_proofing_flow import finish, post_callback, start
 
@@ -357,8 +357,8 @@ def test_no_secret_or_personal_value_in_any_log_or_error(site, evidence, every_l
     texts = log_texts(caplog) + ev.texts
     # The run did what it claims: logs at DEBUG from our code, urllib3 and Django, error bodies, reports.
     loggers = {where.split()[1] for where, _text in texts if where.startswith("log ")}
-    assert {"urllib3.connectionpool", "django.request", "django_civic.backends.sip",
-            "django_civic.backends.civic_auth", "django_civic.proofing"} <= loggers, loggers
+    assert {"urllib3.connectionpool", "django.request", "django_civic.sip.backend",
+            "django_civic.civic_auth.backend", "django_civic.protocols.idemia.client"} <= loggers, loggers
     assert any("(error report)" in where for where, _text in texts)
     assert values >= 15 and len(ev.secrets) >= 100
 

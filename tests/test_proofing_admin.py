@@ -14,8 +14,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from django_civic.idemia.fetch import store_proof
 from django_civic.models import ProofingSession
-from django_civic.proofing_fetch import store_proof
 
 pytestmark = pytest.mark.django_db
 User = get_user_model()

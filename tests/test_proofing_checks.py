@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from django_civic.checks import proofing
+from django_civic.idemia import checks as proofing
 
 CONFIGURED = {
     "TOKEN_URL": "https://prod.auth.us-east-2.amazoncognito.com/oauth2/token", "CLIENT_ID": "client",

@@ -1,4 +1,4 @@
-"""The pure IDEMIA client (django_civic.proofing) against the sandbox, over real HTTP."""
+"""The pure IDEMIA client (django_civic.protocols.idemia) against the sandbox, over real HTTP."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from django_civic.proofing import (
+from django_civic.protocols.idemia import (
     CallbackError,
     ProofingClient,
     ProofingConfigurationError,
@@ -21,11 +21,11 @@ from django_civic.proofing import (
     ProofingNotFound,
     ProofingUnauthorized,
     ProofNotReady,
+    errors,
     parse_callback,
     parse_identity,
 )
-from django_civic.proofing import errors
-from django_civic.proofing.parsing import extract_proof
+from django_civic.protocols.idemia.parsing import extract_proof
 from django_civic.sandbox import defaults
 from django_civic.sandbox.idemia.gips import BOUNDARY_LOOKALIKES
 from django_civic.sandbox.idemia.testing import RecordingServer

@@ -21,11 +21,11 @@ from django.test import Client, TestCase
 from django.urls import reverse
 from django.utils import timezone
 
-from django_civic import proofing_fetch
-from django_civic.identities import record_identity
+from django_civic.core.identities import record_identity
+from django_civic.idemia import fetch as proofing_fetch
+from django_civic.idemia.fetch import fetch_and_record, read_proof
+from django_civic.idemia.maintenance import reconcile
 from django_civic.models import CivicIdentity, ProofingSession, VerifiedAttribute
-from django_civic.proofing_fetch import fetch_and_record, read_proof
-from django_civic.proofing_maintenance import reconcile
 from django_civic.sandbox.idemia.testing import RecordingServer
 
 pytestmark = pytest.mark.django_db
@@ -609,7 +609,7 @@ def test_proof_403_while_processing_is_retried(idemia, browser, proof_storage):
 
 
 def test_proof_not_served_is_left_for_reconcile(idemia, browser, proof_storage):
-    from django_civic.proofing_maintenance import reconcile
+    from django_civic.idemia.maintenance import reconcile
 
     idemia.configure(STORE_PROOF=True, PROOF_STORAGE="proofs")
     session = start(browser)
@@ -625,7 +625,7 @@ def test_proof_not_served_is_left_for_reconcile(idemia, browser, proof_storage):
 
 
 def test_proof_timeout_is_never_retried(idemia, browser, proof_storage, settings):
-    from django_civic.proofing_maintenance import reconcile
+    from django_civic.idemia.maintenance import reconcile
 
     idemia.configure(STORE_PROOF=True, PROOF_STORAGE="proofs")
     session = start(browser)

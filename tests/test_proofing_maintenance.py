@@ -11,9 +11,9 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
+from django_civic.idemia.fetch import store_proof
+from django_civic.idemia.maintenance import purge, reconcile
 from django_civic.models import CivicIdentity, ProofingSession
-from django_civic.proofing_fetch import store_proof
-from django_civic.proofing_maintenance import purge, reconcile
 
 User = get_user_model()
 Status = ProofingSession.Status
@@ -40,7 +40,7 @@ def user(db):
 
 def gips_identity(sandbox) -> str:
     """An identity that exists at (sandbox) GIPS, as after a completed journey."""
-    from django_civic.clients.proofing import get_proofing_client
+    from django_civic.idemia.client import get_proofing_client
 
     session_id = get_proofing_client().create_session()
     return sandbox.idemia_complete(session_id)["identity_id"]

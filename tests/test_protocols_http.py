@@ -28,11 +28,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from django_civic.oidc import OIDCClient, OIDCError, ProviderUnavailable
-from django_civic.proofing import ProofingClient, errors as proofing_errors
 from django_civic.protocols import http
+from django_civic.protocols.civic_auth import OIDCClient, OIDCError, ProviderUnavailable
+from django_civic.protocols.idemia import ProofingClient
+from django_civic.protocols.idemia import errors as proofing_errors
+from django_civic.protocols.sip import errors as sip_errors
 from django_civic.sandbox import defaults
-from django_civic.sip import SIPClient, errors as sip_errors
+from django_civic.sip import SIPClient
 
 from .scripted_http_server import Close, Hold, ScriptedServer, reply
 
@@ -438,7 +440,7 @@ def test_retry_after_with_more_digits_than_int_converts_is_none():
 
 
 def test_the_protocol_packages_never_import_django():
-    code = ("import sys, django_civic.protocols.http, django_civic.sip, django_civic.oidc, django_civic.proofing, "
-            "django_civic.jws; print(sorted(m for m in sys.modules if m.split('.')[0] == 'django'))")
+    code = ("import sys, django_civic.protocols.http, django_civic.sip, django_civic.protocols.civic_auth, django_civic.protocols.idemia, "
+            "django_civic.protocols.jose; print(sorted(m for m in sys.modules if m.split('.')[0] == 'django'))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"

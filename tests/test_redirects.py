@@ -6,9 +6,11 @@ from urllib.parse import urlsplit
 
 import pytest
 from django.test import RequestFactory, override_settings
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
-from django_civic.redirects import login_redirect_url, safe_next_url
+from django_civic.core.redirects import login_redirect_url, safe_next_url
 
 SITE = "testserver"
 

@@ -7,6 +7,8 @@ import json
 import pytest
 import requests
 
+from django_civic.protocols.sip.crypto import generate_key_pair, load_private_key, load_public_key
+from django_civic.protocols.sip.tokens import auth_code
 from django_civic.sandbox.sip import exchange
 from django_civic.sandbox.sip.authorizer import (
     BadAuthCode,
@@ -18,8 +20,6 @@ from django_civic.sandbox.sip.authorizer import (
     split_credential,
 )
 from django_civic.sandbox.sip.state import App
-from django_civic.sip.crypto import generate_key_pair, load_private_key, load_public_key
-from django_civic.sip.tokens import auth_code
 
 from .test_sip_vectors import A74_APP_ID, A74_BODY, A74_HEADER, A74_IAT, A74_PUBLIC_KEY, A74_SECRET
 
@@ -93,7 +93,7 @@ def test_split_credential_takes_the_ext_after_the_last_dot():
 def test_ext_matches_sorted_or_raw_json_only():
     body = {"authToken": "t", "allowS3UploadedPayload": True}
     wire = json.dumps(body, separators=(",", ":")).encode()
-    from django_civic.sip.crypto import civic_ext, hmac_base64
+    from django_civic.protocols.sip.crypto import civic_ext, hmac_base64
 
     assert ext_matches(civic_ext(body, A74_SECRET), wire, A74_SECRET)
     assert ext_matches(hmac_base64(wire, A74_SECRET), wire, A74_SECRET)

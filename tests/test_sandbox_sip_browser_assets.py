@@ -9,9 +9,9 @@ import pytest
 import requests
 from django.test import Client, override_settings
 
+from django_civic.protocols.sip.crypto import generate_key_pair
 from django_civic.sandbox import defaults
 from django_civic.sip import SCOPE_REQUESTS
-from django_civic.sip.crypto import generate_key_pair
 
 BASIC = ["contact.personal.email", "contact.personal.phoneNumber"]
 

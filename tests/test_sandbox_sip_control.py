@@ -8,9 +8,9 @@ import json
 import pytest
 import requests
 
+from django_civic.protocols.sip.crypto import generate_key_pair, load_private_key, public_key_hex
 from django_civic.sandbox import defaults
 from django_civic.sip import SIPBadRequest, SIPUnauthorized
-from django_civic.sip.crypto import generate_key_pair, load_private_key, public_key_hex
 
 
 def post(sandbox, path, body):

@@ -11,6 +11,8 @@ import re
 import pytest
 import requests
 
+from django_civic.protocols.sip.crypto import b64url_encode, generate_key_pair, load_private_key
+from django_civic.protocols.sip.tokens import auth_code
 from django_civic.sandbox import defaults
 from django_civic.sandbox.sip.personas import ID_IMAGE_MD5
 from django_civic.sip import (
@@ -29,8 +31,6 @@ from django_civic.sip import (
     SIPUnauthorized,
     SIPUpstreamError,
 )
-from django_civic.sip.crypto import b64url_encode, generate_key_pair, load_private_key
-from django_civic.sip.tokens import auth_code
 
 EMAIL, PHONE = "contact.personal.email", "contact.personal.phoneNumber"
 POI = [

@@ -10,15 +10,15 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from django_civic.sandbox import defaults
-from django_civic.sandbox.testing import SandboxHandle
-from django_civic.sip import SIPError
-from django_civic.sip.crypto import (
+from django_civic.protocols.sip.crypto import (
     b64url_encode,
     compact_json,
     hmac_base64,
     load_private_key,
 )
+from django_civic.sandbox import defaults
+from django_civic.sandbox.testing import SandboxHandle
+from django_civic.sip import SIPError
 
 from .hostile import es256_raw
 

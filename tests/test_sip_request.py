@@ -12,10 +12,9 @@ import uuid
 from hypothesis import given
 from hypothesis import strategies as st
 
-from django_civic import jws
-from django_civic.sandbox import defaults
-from django_civic.sip.client import _exchange_body
-from django_civic.sip.crypto import (
+from django_civic.protocols import jose as jws
+from django_civic.protocols.sip.client import _exchange_body
+from django_civic.protocols.sip.crypto import (
     BodyMac,
     b64url_decode,
     b64url_encode,
@@ -24,7 +23,8 @@ from django_civic.sip.crypto import (
     hmac_base64,
     load_private_key,
 )
-from django_civic.sip.tokens import PartnerTokenSigner, partner_token
+from django_civic.protocols.sip.tokens import PartnerTokenSigner, partner_token
+from django_civic.sandbox import defaults
 
 KEY = load_private_key(defaults.SIP_APP_PRIVATE_KEY)
 

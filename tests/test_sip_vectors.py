@@ -14,9 +14,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from django_civic import jws
-from django_civic.sip import CIVIC_PUBLIC_KEY
-from django_civic.sip.crypto import (
+from django_civic.protocols import jose as jws
+from django_civic.protocols.sip.crypto import (
     KeyFormatError,
     aes_decrypt,
     aes_encrypt,
@@ -28,7 +27,8 @@ from django_civic.sip.crypto import (
     load_public_key,
     public_key_hex,
 )
-from django_civic.sip.tokens import TokenError, decode_es256, partner_token
+from django_civic.protocols.sip.tokens import TokenError, decode_es256, partner_token
+from django_civic.sip import CIVIC_PUBLIC_KEY
 
 # A4: AES vector.
 AES_KEY = "44bbae32d1e02bf481074177002bbdef"

@@ -27,16 +27,11 @@ from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from ..encryption import (
-    is_email_label,
-    is_phone_label,
-    is_searchable_label,
-    search_digests,
-)
-from ..fields import Ciphertext, EncryptedTextField
-from ..identities import purge_attributes, unlink_identity
-from ..models import CivicIdentity, VerifiedAttribute
-from ..models.identity import EMAIL_LABEL, is_image_label
+from django_civic.core.encryption import is_email_label, is_phone_label, is_searchable_label, search_digests
+from django_civic.core.fields import Ciphertext, EncryptedTextField
+from django_civic.core.identities import purge_attributes, unlink_identity
+from django_civic.models import CivicIdentity, VerifiedAttribute
+from django_civic.models.identity import EMAIL_LABEL, is_image_label
 
 # Values above this size are never fetched for display (document images are hundreds of KB).
 DISPLAY_MAX_BYTES = 4096

@@ -24,8 +24,8 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
-from ..debug import always_active_filter
-from .errors import PayloadTooLarge, exception_handler
+from django_civic.api.errors import PayloadTooLarge, exception_handler
+from django_civic.core.debug import always_active_filter
 
 #: Largest JSON body our endpoints read. A SIP auth code is about 1 KB; everything else is smaller.
 MAX_BODY_BYTES = 64 * 1024
@@ -109,7 +109,7 @@ class CivicAPIView(APIView):
 
     def initialize_request(self, request: Any, *args: Any, **kwargs: Any) -> Any:
         # Our views handle codes, tokens and personal values: Django's error page and reports hide what
-        # is marked sensitive even with DEBUG on (django_civic.debug).
+        # is marked sensitive even with DEBUG on (django_civic.core.debug).
         request.exception_reporter_filter = always_active_filter()
         return super().initialize_request(request, *args, **kwargs)
 

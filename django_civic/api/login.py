@@ -34,9 +34,9 @@ from django.middleware.csrf import CsrfViewMiddleware
 from django.utils.translation import gettext_lazy as _
 from rest_framework.exceptions import PermissionDenied
 
-from ..conf import civic_settings
-from ..exceptions import InactiveUser
-from ..redirects import login_redirect_url
+from django_civic.conf import civic_settings
+from django_civic.core.redirects import login_redirect_url
+from django_civic.exceptions import InactiveUser
 
 __all__ = ["LOGIN_MODES", "LoginCSRFFailed", "check_login_csrf", "complete_login", "login_mode", "login_response"]
 

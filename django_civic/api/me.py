@@ -25,12 +25,12 @@ from django.views.decorators.debug import sensitive_variables
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.permissions import IsAuthenticated
 
-from .. import signals
-from ..models import CivicIdentity
-from .authentication import CivicAccessTokenAuthentication
-from .base import CivicAPIView
-from .errors import error_response
-from .serializers import IdentitySerializer, UserSerializer
+from django_civic import signals
+from django_civic.api.base import CivicAPIView
+from django_civic.api.errors import error_response
+from django_civic.api.serializers import IdentitySerializer, UserSerializer
+from django_civic.civic_auth.authentication import CivicAccessTokenAuthentication
+from django_civic.models import CivicIdentity
 
 # Identities that are a way to log in. IDEMIA identity proofing adds facts to an account, it is no login.
 NON_LOGIN_PROVIDERS = frozenset({"idemia"})

@@ -13,8 +13,8 @@ from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from ..redirects import MAX_NEXT_LENGTH
-from ..sip import SCOPE_REQUESTS
+from django_civic.core.redirects import MAX_NEXT_LENGTH
+from django_civic.protocols.sip import SCOPE_REQUESTS
 
 # A compact JWS: three base64url parts. Civic's auth codes are about 600 characters.
 _JWT_RE = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")

@@ -24,11 +24,11 @@ from django.core.cache.backends.base import BaseCache
 from django.http import HttpRequest
 from rest_framework.throttling import SimpleRateThrottle
 
-from ..conf import civic_settings
+from django_civic.conf import civic_settings
 
 __all__ = ["CivicExchangeThrottle", "client_ip"]
 
-logger = logging.getLogger("django_civic.api")
+logger = logging.getLogger(__name__)
 
 
 def client_ip(request: HttpRequest) -> str:

@@ -3,7 +3,7 @@
 ``CivicIdentity`` ties one account at a provider, ``(provider, subject)``, to a Django user; a user may
 have several (Civic SIP, Civic Auth, IDEMIA...). ``VerifiedAttribute`` holds what the provider vouched
 for, one row per label, the value encrypted at rest with a keyed digest beside it for exact lookups.
-Rows are written by :func:`django_civic.identities.record_identity` only.
+Rows are written by :func:`django_civic.core.identities.record_identity` only.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from ..fields import EncryptedTextField, ExactCharField
+from django_civic.core.fields import EncryptedTextField, ExactCharField
 
 # 191 characters: the longest indexable utf8mb4 VARCHAR on older MySQL/InnoDB (allauth's uid comment).
 KEY_MAX_LENGTH = 191

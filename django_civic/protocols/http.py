@@ -30,7 +30,7 @@ from urllib3.util import Retry
 
 # One line per answer at DEBUG: method, host and status. Never the path or the query: a presigned S3
 # URL carries a credential in its query, a GIPS URL a person's identity id in its path.
-logger = logging.getLogger("django_civic.protocols.http")
+logger = logging.getLogger(__name__)
 
 CONNECT_RETRIES = 2
 _BACKOFF = 0.05  # seconds, doubled for each further connect retry (urllib3 waits none before the first)

@@ -37,8 +37,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from django.test import RequestFactory
 
-    from .control import index
-    from .server import SandboxServer
+    from django_civic.sandbox.control import index
+    from django_civic.sandbox.server import SandboxServer
 
     server = SandboxServer(args.host, args.port, quiet=not args.verbose)
     host = f"{server.host}:{server.port}"

@@ -12,10 +12,10 @@ from django.urls import include, path
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
-from . import defaults
-from .faults import Fault, faults
-from .faults import validate as validate_fault
-from .http import BadRequest, base_url, error, json_body
+from django_civic.sandbox import defaults
+from django_civic.sandbox.faults import Fault, faults
+from django_civic.sandbox.faults import validate as validate_fault
+from django_civic.sandbox.http import BadRequest, base_url, error, json_body
 
 _resets: list[Callable[[], None]] = []
 

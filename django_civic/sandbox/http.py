@@ -7,7 +7,7 @@ from typing import Any
 
 from django.http import HttpRequest, JsonResponse
 
-from ..api.base import is_utf8
+from django_civic.api.base import is_utf8
 
 MAX_BODY = 1024 * 1024
 

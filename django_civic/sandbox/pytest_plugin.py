@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from .testing import SandboxHandle
+from django_civic.sandbox.testing import SandboxHandle
 
 
 @pytest.fixture(scope="session")
@@ -19,10 +19,10 @@ def civic_sandbox_server() -> Iterator[str]:
     from django.conf import settings
 
     if not settings.configured:
-        from .__main__ import configure
+        from django_civic.sandbox.__main__ import configure
 
         configure()
-    from .server import SandboxServer
+    from django_civic.sandbox.server import SandboxServer
 
     server = SandboxServer().start()
     try:

@@ -10,7 +10,7 @@ Layout under the sandbox's base URL:
 
 from django.urls import URLPattern, URLResolver, include, path
 
-from . import control
+from django_civic.sandbox import control
 
 app_name = "civic_sandbox"
 

@@ -10,9 +10,9 @@ from typing import Any
 
 import requests
 
-from .idemia.testing import IdemiaHelpers
-from .oidc.testing import OIDCHelpers
-from .sip.testing import SIPHelpers
+from django_civic.sandbox.idemia.testing import IdemiaHelpers
+from django_civic.sandbox.oidc.testing import OIDCHelpers
+from django_civic.sandbox.sip.testing import SIPHelpers
 
 
 class SandboxHandle(SIPHelpers, OIDCHelpers, IdemiaHelpers):

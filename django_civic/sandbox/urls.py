@@ -15,8 +15,8 @@ from django.conf import settings
 from django.urls import Resolver404, URLResolver
 from django.urls.resolvers import ResolverMatch, RoutePattern
 
-from ..conf import civic_settings
-from . import routes
+from django_civic.conf import civic_settings
+from django_civic.sandbox import routes
 
 
 def sandbox_enabled() -> bool:

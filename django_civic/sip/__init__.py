@@ -1,46 +1,9 @@
-"""Civic SIP protocol client. Pure Python: importing it does not import Django."""
+"""Civic SIP on the Django side: ``backend.py``, ``api.py`` (the exchange endpoint), ``urls.py``,
+``checks.py``, ``client.py`` (the protocol client built from settings).
 
-from .client import CIVIC_PUBLIC_KEY, DEFAULT_API_URL, SIPClient
-from .errors import (
-    SIPBadRequest,
-    SIPConfigurationError,
-    SIPConnectionError,
-    SIPDecryptionError,
-    SIPError,
-    SIPForbidden,
-    SIPGatewayTimeout,
-    SIPInvalidAuthToken,
-    SIPInvalidSignature,
-    SIPMalformedResponse,
-    SIPMethodNotAllowed,
-    SIPPayloadTooLarge,
-    SIPRateLimited,
-    SIPResponseError,
-    SIPTimeout,
-    SIPUnauthorized,
-    SIPUpstreamError,
-)
-from .types import Attribute, SIPUserData
+The protocol client itself lives in :mod:`django_civic.protocols.sip` (no Django); its public names are
+importable from here too (``from django_civic.sip import SIPClient, SIPError``).
+"""
 
-# Wire values of civic.sip.js ScopeRequests (civic-protocols.md A8).
-SCOPE_REQUESTS = {
-    "ANONYMOUS_LOGIN": "Anonymous_Login",
-    "BASIC_LOGIN": "Login",
-    "BASIC_SIGNUP": "civicBasic",
-    "CIVIC_BASIC": "civicBasic",
-    "LEGAL": "Legal",
-    "ID_VERIFICATION": "id_verification",
-    "PASSPORT": "passport",
-    "DRIVER_LICENSE": "driversLicense",
-    "PROOF_OF_RESIDENCE": "proofOfResidence",
-    "PROOF_OF_IDENTITY": "proofOfIdentity",
-    "PROOF_OF_AGE": "proofOfAge",
-}
-
-__all__ = [
-    "CIVIC_PUBLIC_KEY", "DEFAULT_API_URL", "SCOPE_REQUESTS", "Attribute", "SIPBadRequest", "SIPClient",
-    "SIPConfigurationError", "SIPConnectionError", "SIPDecryptionError", "SIPError", "SIPForbidden",
-    "SIPGatewayTimeout", "SIPInvalidAuthToken", "SIPInvalidSignature", "SIPMalformedResponse",
-    "SIPMethodNotAllowed", "SIPPayloadTooLarge", "SIPRateLimited", "SIPResponseError", "SIPTimeout",
-    "SIPUnauthorized", "SIPUpstreamError", "SIPUserData",
-]
+from django_civic.protocols.sip import *  # noqa: F403
+from django_civic.protocols.sip import __all__  # noqa: F401

@@ -22,11 +22,10 @@ from django.middleware.csrf import get_token
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from ..clients import sandbox_url
-from ..clients.sip import sip_config
-from ..conf import civic_settings
-from ..redirects import safe_next_url
-from ..sip import SCOPE_REQUESTS
+from django_civic.conf import civic_settings, sandbox_url
+from django_civic.core.redirects import safe_next_url
+from django_civic.protocols.sip import SCOPE_REQUESTS
+from django_civic.sip.client import sip_config
 
 register = template.Library()
 

@@ -3,7 +3,7 @@
 ``/api-demo/`` shows the token this session got from Civic Auth (``CIVIC["AUTH"]["STORE_TOKENS"]``) and a
 button whose script calls ``/api/whoami/`` with ``Authorization: Bearer <token>`` and no cookies, the way a
 mobile app or an SPA would. ``/api/whoami/`` is a plain DRF view authenticated by
-:class:`~django_civic.api.authentication.CivicAccessTokenAuthentication` only: the token is verified
+:class:`~django_civic.civic_auth.authentication.CivicAccessTokenAuthentication` only: the token is verified
 locally against Civic's cached keys and mapped to the user.
 """
 
@@ -18,9 +18,9 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from django_civic.api.authentication import CivicAccessTokenAuthentication
-from django_civic.clients.oidc import session_access_token
-from django_civic.oidc import OIDCError
+from django_civic.civic_auth.authentication import CivicAccessTokenAuthentication
+from django_civic.civic_auth.client import session_access_token
+from django_civic.protocols.civic_auth import OIDCError
 
 
 @never_cache

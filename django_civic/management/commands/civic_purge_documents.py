@@ -1,7 +1,7 @@
 """``manage.py civic_purge_documents [--days N]``: delete stored document images past their retention.
 
 Applies ``CIVIC["DOCUMENT_IMAGE_RETENTION_DAYS"]`` (or ``--days``) through
-``django_civic.identities.purge_document_images()``: image attributes (``documents.genericId.image``,
+``django_civic.core.identities.purge_document_images()``: image attributes (``documents.genericId.image``,
 portraits, selfies) last verified more than that many days ago are deleted; every other attribute stays.
 Run it daily, beside ``civic_purge_proofing`` (``CIVIC["IDEMIA"]["RETENTION_DAYS"]``).
 """
@@ -12,8 +12,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from ...conf import civic_settings
-from ...identities import purge_document_images
+from django_civic.conf import civic_settings
+from django_civic.core.identities import purge_document_images
 
 
 class Command(BaseCommand):

@@ -10,8 +10,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from ...conf import civic_settings
-from ...proofing_maintenance import purge
+from django_civic.conf import civic_settings
+from django_civic.idemia.maintenance import purge
 
 
 class Command(BaseCommand):

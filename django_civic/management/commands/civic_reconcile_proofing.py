@@ -11,7 +11,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from ...proofing_maintenance import reconcile
+from django_civic.idemia.maintenance import reconcile
 
 
 class Command(BaseCommand):

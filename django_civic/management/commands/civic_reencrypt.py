@@ -19,10 +19,10 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.db.models import Value
 
-from ... import encryption
-from ...fields import Ciphertext
-from ...models import ProofingSession, VerifiedAttribute
-from ...proofing_fetch import reencrypt_proof
+from django_civic.core import encryption
+from django_civic.core.fields import Ciphertext
+from django_civic.idemia.fetch import reencrypt_proof
+from django_civic.models import ProofingSession, VerifiedAttribute
 
 
 class Command(BaseCommand):

@@ -16,11 +16,11 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from .. import defaults
-from ..faults import apply_generic, register_kinds
-from ..http import BadRequest, error, json_body
-from .gips import PROOF_BOUNDARY, identity_payload, proof_envelope
-from .state import GipsIdentity, store
+from django_civic.sandbox import defaults
+from django_civic.sandbox.faults import apply_generic, register_kinds
+from django_civic.sandbox.http import BadRequest, error, json_body
+from django_civic.sandbox.idemia.gips import PROOF_BOUNDARY, identity_payload, proof_envelope
+from django_civic.sandbox.idemia.state import GipsIdentity, store
 
 # Besides the generic kinds: GIPS can answer as if the identity were still being processed, and serve the
 # proof in another legal envelope (base64 transfer encoding, boundary-like bytes inside the archive).

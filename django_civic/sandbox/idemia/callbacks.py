@@ -17,8 +17,8 @@ from typing import Any
 
 import requests
 
-from ..faults import faults, register_kinds
-from .state import ABNORMAL, APPLICATION_ID, IpaSession, store
+from django_civic.sandbox.faults import faults, register_kinds
+from django_civic.sandbox.idemia.state import ABNORMAL, APPLICATION_ID, IpaSession, store
 
 ATTEMPTS = 3  # the first delivery and "up to 2 more attempts"
 CHANNEL = "idemia.callback"

@@ -17,11 +17,11 @@ from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from ..control import register_reset
-from ..http import BadRequest, base_url, error, json_body
-from .journey import JourneyError, complete_session
-from .personas import DEFAULT_PERSONA
-from .state import DEFAULT_CONFIG, store
+from django_civic.sandbox.control import register_reset
+from django_civic.sandbox.http import BadRequest, base_url, error, json_body
+from django_civic.sandbox.idemia.journey import JourneyError, complete_session
+from django_civic.sandbox.idemia.personas import DEFAULT_PERSONA
+from django_civic.sandbox.idemia.state import DEFAULT_CONFIG, store
 
 register_reset(store.reset)
 

@@ -9,8 +9,8 @@ import zipfile
 from datetime import datetime
 from typing import Any
 
-from .personas import PERSONAS
-from .state import VERIFIED, GipsIdentity
+from django_civic.sandbox.idemia.personas import PERSONAS
+from django_civic.sandbox.idemia.state import VERIFIED, GipsIdentity
 
 # Evidence strengths behind each LOA the sandbox hands out (idemia-ipa.md 1.4: LOA3 = a LEVEL3 document plus
 # a portrait match; LOA2 = a LEVEL2 document plus a portrait match; LOA1 = one LEVEL2 document).

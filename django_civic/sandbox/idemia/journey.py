@@ -15,11 +15,11 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from ..http import base_url
-from ..pages import render_page
-from . import callbacks
-from .personas import DEFAULT_PERSONA, PERSONAS
-from .state import ABNORMAL, OUTCOMES, VERIFIED, IpaSession, store
+from django_civic.sandbox.http import base_url
+from django_civic.sandbox.idemia import callbacks
+from django_civic.sandbox.idemia.personas import DEFAULT_PERSONA, PERSONAS
+from django_civic.sandbox.idemia.state import ABNORMAL, OUTCOMES, VERIFIED, IpaSession, store
+from django_civic.sandbox.pages import render_page
 
 DEFAULT_LOA = {VERIFIED: "LOA3"}
 _OUTCOME_LABELS = {

@@ -10,7 +10,7 @@
 
 from django.urls import path
 
-from . import api, journey
+from django_civic.sandbox.idemia import api, journey
 
 urlpatterns = [
     path("oauth2/token", api.token, name="idemia-token"),

@@ -17,13 +17,13 @@ from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
-from .. import defaults
-from ..control import register_reset
-from ..http import BadRequest, error, json_body
-from . import personas, tokens
-from .keys import keyring
-from .state import new_client, provider
-from .views import issuer
+from django_civic.sandbox import defaults
+from django_civic.sandbox.control import register_reset
+from django_civic.sandbox.http import BadRequest, error, json_body
+from django_civic.sandbox.oidc import personas, tokens
+from django_civic.sandbox.oidc.keys import keyring
+from django_civic.sandbox.oidc.state import new_client, provider
+from django_civic.sandbox.oidc.views import issuer
 
 register_reset(provider.reset)
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.http import HttpResponse
 
-from ..pages import render_page
+from django_civic.sandbox.pages import render_page
 
 
 def render(name: str, context: dict[str, Any], status: int = 200) -> HttpResponse:

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from .. import defaults
-from .keys import keyring
+from django_civic.sandbox import defaults
+from django_civic.sandbox.oidc.keys import keyring
 
 CODE_LIFETIME = 60
 ACCESS_TOKEN_LIFETIME = 3600

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
-from .. import defaults
+from django_civic.sandbox import defaults
 
 
 class OIDCHelpers:

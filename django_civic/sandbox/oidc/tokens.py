@@ -21,9 +21,9 @@ import secrets
 import time
 from typing import Any
 
-from . import personas
-from .keys import keyring
-from .state import ACCESS_TOKEN_LIFETIME, ID_TOKEN_LIFETIME
+from django_civic.sandbox.oidc import personas
+from django_civic.sandbox.oidc.keys import keyring
+from django_civic.sandbox.oidc.state import ACCESS_TOKEN_LIFETIME, ID_TOKEN_LIFETIME
 
 TOKEN_FAULTS = {
     "bad_signature", "unknown_kid", "wrong_issuer", "wrong_audience", "wrong_azp", "expired", "future_iat",

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from django_civic.sandbox.oidc import views
 
 urlpatterns = [
     path(".well-known/openid-configuration", views.discovery, name="oidc_discovery"),

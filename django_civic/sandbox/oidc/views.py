@@ -21,12 +21,12 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonRes
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
-from ..faults import apply_generic, register_kinds
-from ..http import base_url
-from . import personas, tokens
-from .keys import keyring
-from .pages import render
-from .state import ACCESS_TOKEN_LIFETIME, Client, Grant, provider
+from django_civic.sandbox.faults import apply_generic, register_kinds
+from django_civic.sandbox.http import base_url
+from django_civic.sandbox.oidc import personas, tokens
+from django_civic.sandbox.oidc.keys import keyring
+from django_civic.sandbox.oidc.pages import render
+from django_civic.sandbox.oidc.state import ACCESS_TOKEN_LIFETIME, Client, Grant, provider
 
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"

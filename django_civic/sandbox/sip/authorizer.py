@@ -24,11 +24,16 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from django_civic import jws
-from django_civic.sip.crypto import canonical_json, hmac_base64
-from django_civic.sip.tokens import CIVIC_ISSUER, EXCHANGE_PATH, GRACE_SECONDS, TokenError, decode_es256
-
-from .state import App
+from django_civic.protocols import jose as jws
+from django_civic.protocols.sip.crypto import canonical_json, hmac_base64
+from django_civic.protocols.sip.tokens import (
+    CIVIC_ISSUER,
+    EXCHANGE_PATH,
+    GRACE_SECONDS,
+    TokenError,
+    decode_es256,
+)
+from django_civic.sandbox.sip.state import App
 
 CIVIC_API_URL = "https://api.civic.com/sip/"
 

@@ -21,10 +21,10 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from ..http import BadRequest, base_url, error, json_body
-from . import personas
-from .control import mint
-from .state import state
+from django_civic.sandbox.http import BadRequest, base_url, error, json_body
+from django_civic.sandbox.sip import personas
+from django_civic.sandbox.sip.control import mint
+from django_civic.sandbox.sip.state import state
 
 ASSETS = Path(__file__).resolve().parent.parent / "templates" / "civic_sandbox" / "sip"
 BASE_PLACEHOLDER = "__CIVIC_SANDBOX_BASE_URL__"

@@ -20,14 +20,13 @@ from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
-from django_civic.sip.crypto import KeyFormatError, b64url_encode, load_public_key, public_key_hex
-from django_civic.sip.tokens import AUTH_CODE_LIFETIME, auth_code
-
-from .. import defaults
-from ..control import register_reset
-from ..http import BadRequest, base_url, error, json_body
-from . import exchange, personas
-from .state import App, StateError, state
+from django_civic.protocols.sip.crypto import KeyFormatError, b64url_encode, load_public_key, public_key_hex
+from django_civic.protocols.sip.tokens import AUTH_CODE_LIFETIME, auth_code
+from django_civic.sandbox import defaults
+from django_civic.sandbox.control import register_reset
+from django_civic.sandbox.http import BadRequest, base_url, error, json_body
+from django_civic.sandbox.sip import exchange, personas
+from django_civic.sandbox.sip.state import App, StateError, state
 
 # control/reset forgets custom apps, issued and used codes, and stored payloads.
 register_reset(state.reset)

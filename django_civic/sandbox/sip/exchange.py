@@ -1,7 +1,7 @@
 """``POST {base}sip/{env}/scopeRequest/authCode``: Civic's code exchange, and the S3-style payload URL.
 
 The answer is built exactly as civic-protocols.md A4 describes, with the same primitives our client
-uses (``django_civic.sip.crypto`` and ``tokens``), so both sides of the wire agree by construction:
+uses (``django_civic.protocols.sip.crypto`` and ``tokens``), so both sides of the wire agree by construction:
 ``{"data": <ES256 JWT, 1800 s>, "userId": <64 hex>, "encrypted": true, "alg": "aes"}`` where the JWT's
 ``data`` claim is ``hex(iv)`` + Base64(AES-CBC(payload, key = hex-decoded app secret)).
 
@@ -21,15 +21,27 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from django_civic import jws
-from django_civic.sip.crypto import aes_encrypt, b64url_decode, b64url_encode, compact_json, encode_es256_jwt
-from django_civic.sip.tokens import data_token
-
-from .. import faults as fault_registry
-from ..faults import Fault, apply_generic
-from ..http import MAX_BODY, base_url
-from .authorizer import BadAuthCode, Unauthorized, accepted_audiences, authorize, check_auth_code, parse_body
-from .state import IssuedCode, StateError, state
+from django_civic.protocols import jose as jws
+from django_civic.protocols.sip.crypto import (
+    aes_encrypt,
+    b64url_decode,
+    b64url_encode,
+    compact_json,
+    encode_es256_jwt,
+)
+from django_civic.protocols.sip.tokens import data_token
+from django_civic.sandbox import faults as fault_registry
+from django_civic.sandbox.faults import Fault, apply_generic
+from django_civic.sandbox.http import MAX_BODY, base_url
+from django_civic.sandbox.sip.authorizer import (
+    BadAuthCode,
+    Unauthorized,
+    accepted_audiences,
+    authorize,
+    check_auth_code,
+    parse_body,
+)
+from django_civic.sandbox.sip.state import IssuedCode, StateError, state
 
 logger = logging.getLogger("django_civic.sandbox.sip")
 

@@ -16,9 +16,8 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from django_civic.sip.crypto import load_private_key, load_public_key, public_key_hex
-
-from .. import defaults
+from django_civic.protocols.sip.crypto import load_private_key, load_public_key, public_key_hex
+from django_civic.sandbox import defaults
 
 PAYLOAD_LIFETIME = 15 * 60  # an S3 presigned URL's life, roughly
 MAX_PAYLOAD_BYTES = 256 * 1024 * 1024  # all stored payloads together

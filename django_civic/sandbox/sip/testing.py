@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 
-from .. import defaults
+from django_civic.sandbox import defaults
 
 if TYPE_CHECKING:
-    from django_civic.sip import SIPClient
+    from django_civic.protocols.sip import SIPClient
 
 
 
@@ -38,7 +38,7 @@ class SIPHelpers:
     def sip_client(self, **overrides: Any) -> SIPClient:
         """A ``SIPClient`` for the default sandbox app, pointed at this sandbox; keyword arguments override
         any constructor argument (``app_id``, ``app_secret``, ``private_key``, ``timeout``, ...)."""
-        from django_civic.sip import SIPClient
+        from django_civic.protocols.sip import SIPClient
 
         options: dict[str, Any] = {
             "app_id": defaults.SIP_APP_ID,
@@ -76,7 +76,7 @@ class SIPHelpers:
         Returns ``{appId, appSecret, publicKey, privateKey}`` (``privateKey`` when it was generated or
         given), ready for ``sip_client(app_id=..., app_secret=..., private_key=...)``.
         """
-        from django_civic.sip.crypto import (
+        from django_civic.protocols.sip.crypto import (
             generate_app_secret,
             generate_key_pair,
             load_private_key,
@@ -104,8 +104,8 @@ class SIPHelpers:
         ``Civic`` header for the default app over these exact bytes; a string is sent as it is; ``None``
         or ``False`` sends none.
         """
-        from django_civic.sip.crypto import compact_json, hmac_base64, load_private_key
-        from django_civic.sip.tokens import partner_token
+        from django_civic.protocols.sip.crypto import compact_json, hmac_base64, load_private_key
+        from django_civic.protocols.sip.tokens import partner_token
 
         raw = body if isinstance(body, bytes) else compact_json(body).encode("utf-8")
         sent = {"Content-Type": "application/json", "Accept": "*/*", **(headers or {})}

@@ -2,7 +2,7 @@
 
 from django.urls import path, re_path
 
-from . import browser, exchange
+from django_civic.sandbox.sip import browser, exchange
 
 urlpatterns = [
     # The Node SDK calls {api}{env}/scopeRequest/authCode; env is "prod" by default, "dev" in its tests.

@@ -1,0 +1,171 @@
+"""The adapter: the site's say in how a verified identity becomes (or meets) a Django user.
+
+Set ``CIVIC["ADAPTER"] = "myproject.civic.MyAdapter"`` to a subclass of :class:`DefaultCivicAdapter` and
+override the hooks you need. Hooks decide the flow (signals cannot: their handlers run in no fixed
+order). Any hook may raise a :class:`~django_civic.exceptions.CivicLoginError` subclass to refuse; the
+refusal reaches the client as ``{"error": code, "detail": detail}`` and nothing is written.
+
+Every hook receives the ``request`` (or ``None`` outside a request) and the attributes the provider
+returned, as objects with ``.label``, ``.value``, ``.is_valid``, ``.is_owner``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.db import models
+from django.http import HttpRequest
+from django.utils.module_loading import import_string
+
+from django_civic.conf import civic_settings
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+
+    from django_civic.core.results import RecordResult
+
+logger = logging.getLogger(__name__)
+
+USERNAME_PREFIX = "civic-"
+# A reserved top-level domain (RFC 2606): placeholder addresses can never receive mail.
+PLACEHOLDER_EMAIL_DOMAIN = "civic.invalid"
+
+
+class DefaultCivicAdapter:
+    """Defaults: signup per ``CIVIC["SIGNUP_OPEN"]``, generated usernames, user fields synced from
+    verified attributes by ``CIVIC["USER_FIELD_MAP"]``, email linking allowed whenever the rule of
+    ``CIVIC["LINK_BY_EMAIL"]`` holds, nothing extra before login."""
+
+    # -- signup --------------------------------------------------------------------------------------
+
+    def is_open_for_signup(self, request: HttpRequest | None, provider: str,
+                           attributes: Sequence[Any]) -> bool:
+        """May a new user be created for this identity? (Runs only when no account matches.)"""
+        return bool(civic_settings.SIGNUP_OPEN)
+
+    def new_user(self, request: HttpRequest | None, provider: str,
+                 attributes: Sequence[Any]) -> AbstractBaseUser:
+        """An unsaved instance of the user model."""
+        return get_user_model()()
+
+    def populate_user(self, request: HttpRequest | None, user: AbstractBaseUser, provider: str, subject: str,
+                      attributes: Sequence[Any]) -> None:
+        """Fill a new user before it is saved: a generated username plus the mapped verified fields."""
+        username_field = user.USERNAME_FIELD
+        setattr(user, username_field, self.generate_username(request, provider, subject, attributes))
+        for name, value in self.user_field_values(user, attributes).items():
+            setattr(user, name, value)
+
+    def save_user(self, request: HttpRequest | None, user: AbstractBaseUser, provider: str,
+                  attributes: Sequence[Any]) -> None:
+        """Save a new user. It gets no usable password: it logs in through its identity only."""
+        user.set_unusable_password()
+        user.save()
+
+    def generate_username(self, request: HttpRequest | None, provider: str, subject: str,
+                          attributes: Sequence[Any]) -> str:
+        """A unique value for the user model's ``USERNAME_FIELD``: ``civic-`` + a short hash of the identity.
+
+        Deterministic first (two racing first logins of one identity collide on it, and the loser
+        then finds the winner's identity), longer hashes then random suffixes if taken. For an
+        ``EmailField`` username the placeholder is ``civic-<hash>@civic.invalid``.
+        """
+        model = get_user_model()
+        field = model._meta.get_field(model.USERNAME_FIELD)
+        digest = hashlib.sha256(f"{provider}\x00{subject}".encode()).hexdigest()
+        candidates = [digest[:10], digest[:16], digest[:24]] + [secrets.token_hex(8) for _ in range(3)]
+        for part in candidates:
+            candidate = _username_candidate(field, part)
+            lookup = {f"{model.USERNAME_FIELD}__iexact": candidate}
+            if not model._default_manager.filter(**lookup).exists():
+                return candidate
+        raise RuntimeError("could not generate a unique username")  # 3 random 64-bit suffixes all taken
+
+    # -- every login ---------------------------------------------------------------------------------
+
+    def update_user(self, request: HttpRequest | None, user: AbstractBaseUser, provider: str,
+                    attributes: Sequence[Any]) -> list[str]:
+        """Sync mapped user fields from verified attributes on a later login; returns the changed names."""
+        changed = []
+        for name, value in self.user_field_values(user, attributes).items():
+            if getattr(user, name) != value:
+                setattr(user, name, value)
+                changed.append(name)
+        if changed:
+            user.save(update_fields=changed)
+        return changed
+
+    def user_field_values(self, user: AbstractBaseUser, attributes: Sequence[Any]) -> dict[str, Any]:
+        """``{field: value}`` from ``CIVIC["USER_FIELD_MAP"]``, verified attributes only.
+
+        Never touches ``PROTECTED_USER_FIELDS`` or the username field, skips fields the user model
+        lacks and values the field would reject (too long, not an email...).
+        """
+        protected = set(civic_settings.PROTECTED_USER_FIELDS) | {user.USERNAME_FIELD}
+        by_label = {a.label: a for a in attributes if a.is_valid and a.is_owner}
+        values: dict[str, Any] = {}
+        for name, label in civic_settings.USER_FIELD_MAP.items():
+            attribute = by_label.get(label)
+            if attribute is None or name in protected:
+                continue
+            try:
+                field = user._meta.get_field(name)
+            except FieldDoesNotExist:
+                continue
+            if not isinstance(field, models.Field) or not field.editable or field.is_relation:
+                continue
+            try:
+                values[name] = field.clean(attribute.value.strip(), user)
+            except ValidationError:
+                logger.info("verified attribute %s does not fit user field %s; not synced", label, name)
+        return values
+
+    # -- linking by email ----------------------------------------------------------------------------
+
+    def can_link_by_email(self, request: HttpRequest | None, provider: str, attributes: Sequence[Any],
+                          user: AbstractBaseUser) -> bool:
+        """Veto an email link the built-in rule already allows (``LINK_BY_EMAIL`` on, the email
+        verified and owned, exactly one active account). Return ``False`` to refuse it."""
+        return True
+
+    def on_linked_by_email(self, request: HttpRequest | None, user: AbstractBaseUser) -> None:
+        """Runs right after an identity was linked to an existing account by email. Default: nothing.
+
+        The risk (pre-registration takeover): someone who does not own the address may have registered
+        it here first, with a password, waiting for the real owner to link. After the link, that
+        password still opens the account. To close it, as allauth does::
+
+            def on_linked_by_email(self, request, user):
+                user.set_unusable_password()
+                user.save(update_fields=["password"])
+                # and end the account's other sessions, e.g. with django-user-sessions or
+                # update_session_auth_hash-style rotation.
+        """
+
+    # -- login ---------------------------------------------------------------------------------------
+
+    def pre_login(self, request: HttpRequest | None, user: AbstractBaseUser, result: RecordResult) -> None:
+        """Last word before a login goes through (not run when connecting to a logged-in user).
+        Raise ``LoginRefused`` (or any ``CivicLoginError``) to refuse; nothing recorded is kept."""
+
+
+def get_adapter() -> DefaultCivicAdapter:
+    adapter_class = civic_settings.ADAPTER
+    if isinstance(adapter_class, str):
+        adapter_class = import_string(adapter_class)
+    return adapter_class()
+
+
+def _username_candidate(field: Any, part: str) -> str:
+    if isinstance(field, models.EmailField):
+        value = f"{USERNAME_PREFIX}{part}@{PLACEHOLDER_EMAIL_DOMAIN}"
+    else:
+        value = f"{USERNAME_PREFIX}{part}"
+    max_length = getattr(field, "max_length", None)
+    return value[:max_length] if max_length else value
