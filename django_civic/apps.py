@@ -8,10 +8,10 @@ class DjangoCivicConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # Importing a checks module registers its system checks.
+        # Importing these registers each part's system checks, and the receiver that deletes a deleted
+        # proofing session's proof archive.
         from django_civic.civic_auth import checks as civic_auth_checks  # noqa: F401
         from django_civic.core import checks as core_checks  # noqa: F401
         from django_civic.idemia import checks as idemia_checks  # noqa: F401
-
-        # Connects the receiver that deletes a deleted proofing session's proof archive.
         from django_civic.idemia import maintenance  # noqa: F401
+        from django_civic.sip import checks as sip_checks  # noqa: F401

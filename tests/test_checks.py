@@ -7,6 +7,7 @@ from django.core import checks
 
 from django_civic.core import checks as core
 from django_civic.sandbox import defaults
+from django_civic.sip import checks as sip_checks
 
 SIP_BACKEND = "django_civic.backends.CivicSIPBackend"
 GOOD_SIP = {"APP_ID": defaults.SIP_APP_ID, "APP_SECRET": defaults.SIP_APP_SECRET,
@@ -53,7 +54,7 @@ def test_checks_are_registered(production):
 ])
 def test_e001_fires_for_missing_or_malformed_credentials(production, sip, fragment):
     production.CIVIC = {**production.CIVIC, "SIP": sip}
-    messages = core.check_sip_credentials()
+    messages = sip_checks.check_sip_credentials()
     assert ids(messages) == ["django_civic.E001"]
     assert fragment in messages[0].msg
     if sip.get("APP_SECRET"):
@@ -61,20 +62,20 @@ def test_e001_fires_for_missing_or_malformed_credentials(production, sip, fragme
 
 
 def test_e001_quiet_with_good_credentials_or_in_the_sandbox(production):
-    assert core.check_sip_credentials() == []
+    assert sip_checks.check_sip_credentials() == []
     production.CIVIC = {"SANDBOX": True}
-    assert core.check_sip_credentials() == []
+    assert sip_checks.check_sip_credentials() == []
 
 
 def test_e001_checks_explicit_credentials_in_the_sandbox_too(production):
     production.CIVIC = {"SANDBOX": True, "SIP": {"APP_ID": "mine", "APP_SECRET": "x"}}
-    assert ids(core.check_sip_credentials()) == ["django_civic.E001"]
+    assert ids(sip_checks.check_sip_credentials()) == ["django_civic.E001"]
 
 
 def test_e001_quiet_when_the_sip_backend_is_not_used(production):
     production.AUTHENTICATION_BACKENDS = ["django_civic.backends.CivicAuthBackend"]
     production.CIVIC = {}
-    assert core.check_sip_credentials() == []
+    assert sip_checks.check_sip_credentials() == []
 
 
 # -- E002 ----------------------------------------------------------------------------------------
@@ -131,18 +132,18 @@ def test_e004_quiet(production, debug, civic):
 
 def test_e005_fires_for_plain_http_outside_debug(production):
     production.CIVIC = {**production.CIVIC, "SIP": {**GOOD_SIP, "API_URL": "http://api.civic.com/sip/"}}
-    messages = core.check_https()
+    messages = sip_checks.check_https()
     assert ids(messages) == ["django_civic.E005"] and "API_URL" in messages[0].msg
 
 
 def test_e005_quiet_for_https_debug_or_sandbox(production):
-    assert core.check_https() == []
+    assert sip_checks.check_https() == []
     production.CIVIC = {**production.CIVIC, "SIP": {**GOOD_SIP, "API_URL": "http://localhost:9000/sip/"}}
     production.DEBUG = True
-    assert core.check_https() == []
+    assert sip_checks.check_https() == []
     production.DEBUG = False
     production.CIVIC = {**production.CIVIC, "SANDBOX": True, "SANDBOX_URL": "http://127.0.0.1:9000/"}
-    assert core.check_https() == []
+    assert sip_checks.check_https() == []
 
 
 # -- E006 / W003 ---------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 
 from django_civic.conf import civic_settings, sandbox_url
+from django_civic.core import sandbox_credentials
 from django_civic.core.replay import consume_once
 from django_civic.protocols.civic_auth import ExchangedToken, OIDCClient, TokenExchanger, call_hub
 from django_civic.protocols.civic_auth.session import TokenStore
@@ -75,11 +76,9 @@ def oidc_config() -> dict[str, Any]:
     }
     if civic_settings.SANDBOX:
         # Imported here so that nothing of the sandbox loads in a production configuration.
-        from django_civic.sandbox import defaults as sandbox_defaults
-
         if not auth["CLIENT_ID"]:
-            config.update(client_id=sandbox_defaults.OIDC_CLIENT_ID,
-                          client_secret=sandbox_defaults.OIDC_CLIENT_SECRET)
+            config.update(client_id=sandbox_credentials.OIDC_CLIENT_ID,
+                          client_secret=sandbox_credentials.OIDC_CLIENT_SECRET)
         config["issuer"] = sandbox_url() + "oauth/"
     return config
 

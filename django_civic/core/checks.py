@@ -1,12 +1,10 @@
-"""System checks of the core: credentials, wiring, sandbox, transport, encryption keys, cache.
+"""System checks of the core: wiring, sandbox, encryption keys, cache (each system checks its own settings).
 
 Stable ids (documented in docs/settings.md):
 
-- ``django_civic.E001`` SIP credentials missing or malformed (not needed with ``SANDBOX``: its defaults apply)
 - ``django_civic.E002`` no django_civic backend in ``AUTHENTICATION_BACKENDS``
 - ``django_civic.E003`` ``SessionMiddleware`` or ``AuthenticationMiddleware`` missing
 - ``django_civic.E004`` ``SANDBOX`` on with ``DEBUG = False`` (unless ``SANDBOX_ALLOW_WITHOUT_DEBUG``)
-- ``django_civic.E005`` a SIP URL that is not HTTPS outside ``DEBUG``
 - ``django_civic.E006`` ``ENCRYPTION_KEYS`` or ``DIGEST_KEY`` malformed
 - ``django_civic.E007`` ``CACHE_ALIAS`` names no configured cache
 - ``django_civic.E008`` (deploy) the sandbox's URLconf is mounted in the site's URLs
@@ -55,33 +53,8 @@ def _has_subclass(paths: Any, base_path: str) -> bool:
     return any(issubclass(cls, base) for cls in _classes(paths))
 
 
-def _sip_backend_in_use() -> bool:
+def sip_backend_in_use() -> bool:
     return _has_subclass(settings.AUTHENTICATION_BACKENDS, _SIP_BACKEND)
-
-
-@checks.register(checks.Tags.security)
-def check_sip_credentials(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    """E001: the SIP client could not be built from the configured credentials."""
-    sip = civic_settings.SIP
-    if not _sip_backend_in_use() or (civic_settings.SANDBOX and not sip["APP_ID"]):
-        return []
-    from django_civic.protocols.sip import SIPClient, SIPConfigurationError
-
-    if not sip["APP_ID"] or not sip["APP_SECRET"] or not sip["PRIVATE_KEY"]:
-        problem = "CIVIC['SIP'] needs APP_ID, APP_SECRET and PRIVATE_KEY"
-    else:
-        try:
-            SIPClient(sip["APP_ID"], sip["APP_SECRET"], sip["PRIVATE_KEY"],
-                      api_url=sip["API_URL"] or "https://x/", civic_public_key=sip["CIVIC_PUBLIC_KEY"])
-            return []
-        except SIPConfigurationError as exc:
-            problem = f"CIVIC['SIP'] is malformed: {exc}"  # the client's messages never include the secrets
-    return [checks.Error(
-        problem,
-        hint="Copy the app id, secret and private key from Civic's integration portal, or set "
-             "CIVIC['SANDBOX'] = True in development.",
-        id="django_civic.E001",
-    )]
 
 
 @checks.register()
@@ -90,7 +63,7 @@ def check_backends(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
     backends = settings.AUTHENTICATION_BACKENDS
     if not any(_has_subclass(backends, path) for path in _ANY_BACKENDS):
         message = "No django_civic authentication backend is in AUTHENTICATION_BACKENDS."
-    elif civic_settings.SIP["APP_ID"] and not _sip_backend_in_use():
+    elif civic_settings.SIP["APP_ID"] and not sip_backend_in_use():
         message = "CIVIC['SIP'] is configured but CivicSIPBackend is not in AUTHENTICATION_BACKENDS."
     else:
         return []
@@ -171,23 +144,6 @@ def check_sandbox_mounted(app_configs: Any = None, **kwargs: Any) -> list[checks
         hint="Remove the include('django_civic.sandbox.urls') line from the URLconf of production, or include "
              "it only under DEBUG. It answers 404 unless CIVIC['SANDBOX'] and DEBUG are both on.",
         id="django_civic.E008",
-    )]
-
-
-@checks.register(checks.Tags.security)
-def check_https(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    """E005: Civic's API and scripts over plain HTTP can be read and replaced on the way."""
-    if settings.DEBUG or civic_settings.SANDBOX:
-        return []
-    sip = civic_settings.SIP
-    plain = [name for name in ("API_URL", "SCRIPT_URL", "CSS_URL")
-             if isinstance(sip[name], str) and sip[name] and not sip[name].lower().startswith("https://")]
-    if not plain:
-        return []
-    return [checks.Error(
-        f"CIVIC['SIP'] {', '.join(plain)} must use https:// outside DEBUG.",
-        hint="Use Civic's https URLs (the defaults).",
-        id="django_civic.E005",
     )]
 
 

@@ -14,6 +14,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest
 
 from django_civic.conf import civic_settings, sandbox_url
+from django_civic.core import sandbox_credentials
 from django_civic.protocols.idemia import ProofingClient, ProofingConfigurationError
 
 # Keys that must all be set for proofing to work against IDEMIA (the sandbox supplies its own).
@@ -38,13 +39,11 @@ def proofing_config() -> dict[str, Any]:
         "timeout": float(civic_settings.HTTP_TIMEOUT),
     }
     if civic_settings.SANDBOX:
-        from django_civic.sandbox import defaults as sandbox_defaults
-
         base = sandbox_url() + "idemia/"
         config.update(token_url=base + "oauth2/token", rp_handler_url=base + "rp/", gips_url=base + "gips/",
-                      client_id=sandbox_defaults.IDEMIA_CLIENT_ID,
-                      client_secret=sandbox_defaults.IDEMIA_CLIENT_SECRET,
-                      api_key=sandbox_defaults.IDEMIA_API_KEY)
+                      client_id=sandbox_credentials.IDEMIA_CLIENT_ID,
+                      client_secret=sandbox_credentials.IDEMIA_CLIENT_SECRET,
+                      api_key=sandbox_credentials.IDEMIA_API_KEY)
     return config
 
 
@@ -52,9 +51,7 @@ def expected_application_id() -> str:
     """The ``applicationId`` callbacks must carry ("" when not checked)."""
     configured = civic_settings.IDEMIA["APPLICATION_ID"]
     if civic_settings.SANDBOX and not configured:
-        from django_civic.sandbox.idemia.state import APPLICATION_ID
-
-        return APPLICATION_ID
+        return sandbox_credentials.IDEMIA_APPLICATION_ID
     return configured or ""
 
 

@@ -13,6 +13,7 @@ from functools import lru_cache
 from django.http import HttpRequest
 
 from django_civic.conf import civic_settings, sandbox_url
+from django_civic.core import sandbox_credentials
 from django_civic.protocols.sip import SIPClient
 
 
@@ -31,13 +32,11 @@ def sip_config() -> dict:
     }
     if civic_settings.SANDBOX:
         # Imported here so that nothing of the sandbox loads in a production configuration.
-        from django_civic.sandbox import defaults as sandbox_defaults
-
         if not sip["APP_ID"]:
-            config.update(app_id=sandbox_defaults.SIP_APP_ID, app_secret=sandbox_defaults.SIP_APP_SECRET,
-                          private_key=sandbox_defaults.SIP_APP_PRIVATE_KEY)
+            config.update(app_id=sandbox_credentials.SIP_APP_ID, app_secret=sandbox_credentials.SIP_APP_SECRET,
+                          private_key=sandbox_credentials.SIP_APP_PRIVATE_KEY)
         config.update(api_url=sandbox_url() + "sip/",
-                      civic_public_key=sandbox_defaults.SIP_CIVIC_PUBLIC_KEY)
+                      civic_public_key=sandbox_credentials.SIP_CIVIC_PUBLIC_KEY)
     return config
 
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from django_civic.core.sandbox_credentials import IDEMIA_APPLICATION_ID
+
 # IDEMIA's documented outcomes of a session (seeds/idemia-ipa-integration.txt, step 4): a proper end with an
 # identity whose LOA says verified or not, or an abnormal end reported in the callback's ``status``.
 VERIFIED = "VERIFIED"
@@ -24,7 +26,7 @@ OUTCOMES = (VERIFIED, NOT_VERIFIED, ERROR, HEARTBEAT_TIMEOUT)
 ABNORMAL = (ERROR, HEARTBEAT_TIMEOUT)
 
 # The sandbox's IPA application id, sent as ``applicationId`` in every callback.
-APPLICATION_ID = "sandbox-ipa-application"
+APPLICATION_ID = IDEMIA_APPLICATION_ID
 
 DEFAULT_CONFIG: dict[str, float] = {
     "token_ttl": 3600.0,        # Cognito's expires_in
