@@ -74,3 +74,38 @@ def test_no_module_imports_itself_back():
                     seen.add(nxt)
                     stack.append((nxt, [*trail, nxt]))
     assert cycles == []
+
+
+# Lower layers never import higher ones (docs/internals.md draws them). Within the systems' layer, no
+# system imports another. The fields and their encryption sit below the models that use them.
+_LAYERS = {
+    "protocols": 0, "conf": 0, "exceptions": 0, "signals": 0, "core.encryption": 0, "core.fields": 0,
+    "core.emails": 0, "core.sandbox_credentials": 0,
+    "models": 1, "core": 2, "api": 3, "sip": 4, "civic_auth": 4, "idemia": 4, "account": 5,
+    "admin": 6, "templatetags": 6, "management": 6, "urls": 6, "backends": 6, "apps": 6, "sandbox": 7,
+}
+# The path the README documented for the bearer authentication class, kept importable: a re-export.
+_KEPT_PATHS = {"django_civic.api.authentication"}
+
+
+def _layer(module: str) -> tuple[int, str]:
+    parts = module.split(".")[1:]
+    for size in (2, 1):
+        key = ".".join(parts[:size])
+        if key in _LAYERS:
+            return _LAYERS[key], parts[0]
+    return 0, ""  # the package itself (__init__: the version)
+
+
+def test_dependencies_point_one_way():
+    modules = _modules()
+    wrong = []
+    for module, path in modules.items():
+        if module in _KEPT_PATHS:
+            continue
+        level, name = _layer(module)
+        for imported in _imports(module, path, modules):
+            their_level, their_name = _layer(imported)
+            if their_level > level or (their_level == level == 4 and their_name != name):
+                wrong.append(f"{module} -> {imported}")
+    assert wrong == []

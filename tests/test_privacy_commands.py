@@ -1,4 +1,4 @@
-"""Privacy: ``civic_export_user`` and ``civic_erase_user`` (``django_civic.core.privacy``) on data made by the
+"""Privacy: ``civic_export_user`` and ``civic_erase_user`` (``django_civic.account.privacy``) on data made by the
 real flows: a person who logged in with Civic SIP (proof of identity, with a document image), then with
 Civic Auth (linked by verified email), then proved their identity with IDEMIA (proof archive stored);
 and a bystander whose data must never appear in the export nor be touched by the erasure.
@@ -23,7 +23,7 @@ from django.test import Client
 
 from django_civic import signals
 from django_civic.civic_auth.client import civic_access_token_for, get_token_exchanger
-from django_civic.core.privacy import erase_user, export_user
+from django_civic.account.privacy import erase_user, export_user
 from django_civic.models import CivicIdentity, ProofingSession, VerifiedAttribute
 
 from .test_proofing_flow import finish, post_callback, start

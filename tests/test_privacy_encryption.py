@@ -24,7 +24,7 @@ from django.test import Client
 
 from django_civic.core import encryption
 from django_civic.core.encryption import search_digests
-from django_civic.core.privacy import export_user
+from django_civic.account.privacy import export_user
 from django_civic.idemia.fetch import read_proof
 from django_civic.models import ProofingSession, VerifiedAttribute
 

@@ -39,7 +39,7 @@ PRODUCTION_SITE = textwrap.dedent("""
     from django.core import checks
     from django.urls import get_resolver
     from django.template.loader import get_template
-    import django_civic.admin, django_civic.api.urls, django_civic.backends, django_civic.templatetags.civic
+    import django_civic.admin, django_civic.account.urls, django_civic.backends, django_civic.templatetags.civic
     from django_civic.sip.client import get_sip_client
     from django_civic.civic_auth.client import oidc_config
     get_resolver().url_patterns

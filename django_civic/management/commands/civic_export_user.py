@@ -1,6 +1,6 @@
 """``manage.py civic_export_user <user id or username> [--output FILE] [--no-proofs]``.
 
-Writes everything django_civic stores about the user as JSON (``django_civic.core.privacy.export_user``):
+Writes everything django_civic stores about the user as JSON (``django_civic.account.privacy.export_user``):
 identities, attributes decrypted, proofing sessions without their secrets, IDEMIA proof archives
 (Base64, decrypted; ``--no-proofs`` leaves them out), timestamps. Standard output by default; ``--output``
 writes a file readable by its owner only. The export is personal data: hand it over, then delete it.
@@ -15,7 +15,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.core.serializers.json import DjangoJSONEncoder
 
-from django_civic.core.privacy import UserNotFound, export_user, find_user
+from django_civic.account.privacy import UserNotFound, export_user, find_user
 
 
 class Command(BaseCommand):
