@@ -22,8 +22,8 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 
 from django_civic import signals
-from django_civic.civic_auth.client import civic_access_token_for, get_token_exchanger
 from django_civic.account.privacy import erase_user, export_user
+from django_civic.civic_auth.client import civic_access_token_for, get_token_exchanger
 from django_civic.models import CivicIdentity, ProofingSession, VerifiedAttribute
 
 from .test_proofing_flow import finish, post_callback, start

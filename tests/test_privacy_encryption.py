@@ -22,9 +22,9 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test import Client
 
+from django_civic.account.privacy import export_user
 from django_civic.core import encryption
 from django_civic.core.encryption import search_digests
-from django_civic.account.privacy import export_user
 from django_civic.idemia.fetch import read_proof
 from django_civic.models import ProofingSession, VerifiedAttribute
 

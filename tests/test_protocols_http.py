@@ -16,8 +16,6 @@ import ipaddress
 import os
 import socket
 import ssl
-import subprocess
-import sys
 import threading
 import time
 
