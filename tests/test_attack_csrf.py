@@ -86,7 +86,7 @@ def civic_auth_token(browser, civic) -> Endpoint:
 
 
 def civic_auth_login(browser, civic) -> Endpoint:
-    from django_civic.oidc.state import SESSION_KEY
+    from django_civic.protocols.civic_auth.state import SESSION_KEY
 
     return Endpoint(lambda **h: browser.post("/civic/auth/login/", {"next": "/profile/"}, **h),
                     lambda: bool(browser.session.get(SESSION_KEY)), 302)

@@ -33,7 +33,7 @@ from django.core.cache import caches
 from django.test import Client, RequestFactory
 from django.urls import reverse
 from django.views.debug import ExceptionReporter
-from django_civic.oidc.session import SESSION_KEY as TOKENS_KEY
+from django_civic.protocols.civic_auth.session import SESSION_KEY as TOKENS_KEY
 
 from django_civic.civic_auth.client import civic_access_token_for, session_access_token
 from django_civic.idemia.client import get_proofing_client
