@@ -84,7 +84,7 @@ def run(options: Options) -> RowResult:
 
     summary = {}
     for page in pages:
-        ratios = [big / little for big, little in zip(times[page][large], times[page][small])]
+        ratios = [big / little for big, little in zip(times[page][large], times[page][small], strict=True)]
         summary[page] = {
             "ms_small": round(statistics.median(times[page][small]) * 1e3, 2),
             "ms_large": round(statistics.median(times[page][large]) * 1e3, 2),

@@ -40,7 +40,7 @@ class SideBySide:
 
     @property
     def ratios(self) -> list[float]:
-        return [m / r for m, r in zip(self.measured, self.reference) if r > 0]
+        return [m / r for m, r in zip(self.measured, self.reference, strict=True) if r > 0]
 
     @property
     def ratio(self) -> float:

@@ -153,7 +153,7 @@ class CivicSettings:
         if not isinstance(user, dict):
             raise ImproperlyConfigured("settings.CIVIC must be a dict.")
         merged: dict[str, Any] = {}
-        for key, value in user.items():
+        for key in user:
             if key in REMOVED:
                 raise ImproperlyConfigured(f"CIVIC[{key!r}] was removed: {REMOVED[key]}")
             if key not in DEFAULTS:

@@ -258,7 +258,7 @@ def _serve() -> int:
     from django.core.wsgi import get_wsgi_application
 
     class Handler(WSGIRequestHandler):
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the stdlib's name
+        def log_message(self, format: str, *args: object) -> None:  # the stdlib's name
             pass
 
     class Server(ThreadedWSGIServer):

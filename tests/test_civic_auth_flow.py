@@ -8,10 +8,10 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.cache import caches
 from django.test import Client
-from django_civic.protocols.civic_auth.session import SESSION_KEY as TOKENS_KEY
-from django_civic.protocols.civic_auth.state import SESSION_KEY as STATE_KEY
 
 from django_civic.models import CivicIdentity, VerifiedAttribute
+from django_civic.protocols.civic_auth.session import SESSION_KEY as TOKENS_KEY
+from django_civic.protocols.civic_auth.state import SESSION_KEY as STATE_KEY
 
 pytestmark = pytest.mark.django_db
 

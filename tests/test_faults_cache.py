@@ -108,7 +108,7 @@ def test_redis_stopped_mid_run_fails_closed_then_recovers(site, private_redis, r
 
     private_redis.kill()
     refused = 0
-    for attempt in range(3):  # every attempt while it is down, not only the first after the crash
+    for _ in range(3):  # every attempt while it is down, not only the first after the crash
         browser, response = sip_login(site)
         assert response.status_code == 503, response.content
         assert response.json() == {

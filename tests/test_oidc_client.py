@@ -157,7 +157,7 @@ def test_missing_non_numeric_or_infinite_times_are_malformed(civic_sandbox, clie
         token = civic_sandbox.mint_oidc_token(nonce="n", remove=["exp"])
     else:
         # Python's JSON accepts Infinity and NaN; the sandbox signs whatever it is given.
-        body = '{"type": "id", "nonce": "n", "claims": {"exp": %s}}' % exp
+        body = '{"type": "id", "nonce": "n", "claims": {"exp": ' + exp + "}}"
         response = civic_sandbox.http.post(civic_sandbox.url + "control/oidc/tokens", data=body, timeout=5)
         token = response.json()["token"]
     with pytest.raises(InvalidToken) as info:

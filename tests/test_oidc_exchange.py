@@ -237,7 +237,7 @@ def test_the_django_helper_uses_settings_and_the_shared_cache(civic_sandbox, set
 class _Recorder(BaseHTTPRequestHandler):
     seen: list = []
 
-    def do_POST(self):  # noqa: N802 - the stdlib's name
+    def do_POST(self):  # the stdlib's name
         body = self.rfile.read(int(self.headers["Content-Length"]))
         type(self).seen.append((dict(self.headers), json.loads(body)))
         payload = b'{"jsonrpc": "2.0", "id": 1, "result": {}}'

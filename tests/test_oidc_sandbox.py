@@ -72,7 +72,7 @@ def test_persona_chooser(civic_sandbox):
     page = authorize(civic_sandbox, code_challenge=challenge, code_challenge_method="S256")
     assert page.status_code == 200 and 'data-testid="oidc-persona-alice"' in page.text
     assert 'data-testid="oidc-persona-bob"' in page.text and 'data-testid="oidc-deny"' in page.text
-    assert 'name="code_challenge" value="%s"' % challenge in page.text
+    assert f'name="code_challenge" value="{challenge}"' in page.text
 
 
 def test_login_hint_approves_at_once_and_the_code_is_exchanged(civic_sandbox):

@@ -54,10 +54,10 @@ def raw_cells() -> list[tuple[str, str, str]]:
     with connection.cursor() as cursor:
         for table in connection.introspection.table_names():
             quoted = connection.ops.quote_name(table)
-            cursor.execute(f"SELECT * FROM {quoted}")  # noqa: S608 - table names from introspection
+            cursor.execute(f"SELECT * FROM {quoted}")  # table names from introspection
             columns = [column[0] for column in cursor.description]
             for row in cursor.fetchall():
-                for column, cell in zip(columns, row):
+                for column, cell in zip(columns, row, strict=True):
                     if isinstance(cell, memoryview):
                         cell = bytes(cell)
                     if isinstance(cell, bytes):
@@ -163,7 +163,7 @@ def test_a_key_rotation_across_live_logins(civic_sandbox, settings, tmp_path, re
     # And the old key alone opens nothing any more.
     keys("key-A")
     with pytest.raises(encryption.DecryptionError):
-        VerifiedAttribute.objects.first().value
+        _ = VerifiedAttribute.objects.first().value
     with pytest.raises(encryption.DecryptionError):
         read_proof(ProofingSession.objects.get(pk=session.pk))
     record_figure("privacy.key_rotation", values=len(rotated), under_old_key_after=still_old,

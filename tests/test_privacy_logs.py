@@ -33,11 +33,11 @@ from django.core.cache import caches
 from django.test import Client, RequestFactory
 from django.urls import reverse
 from django.views.debug import ExceptionReporter
-from django_civic.protocols.civic_auth.session import SESSION_KEY as TOKENS_KEY
 
 from django_civic.civic_auth.client import civic_access_token_for, session_access_token
 from django_civic.idemia.client import get_proofing_client
 from django_civic.models import VerifiedAttribute
+from django_civic.protocols.civic_auth.session import SESSION_KEY as TOKENS_KEY
 from django_civic.protocols.sip.crypto import load_private_key
 from django_civic.sandbox import defaults
 
@@ -304,7 +304,7 @@ def log_texts(caplog) -> list[tuple[str, str]]:
         request = getattr(record, "request", None)
         if request is not None and hasattr(request, "META"):
             # What Django's AdminEmailHandler would mail for this record (error reports of 5xx answers).
-            report = ExceptionReporter(request, is_email=True, *(record.exc_info or (None, None, None)))
+            report = ExceptionReporter(request, *(record.exc_info or (None, None, None)), is_email=True)
             texts.append((f"{where} (error report)", report.get_traceback_text()))
     return texts
 

@@ -25,9 +25,10 @@ from .test_sip_vectors import A74_APP_ID, A74_BODY, A74_HEADER, A74_IAT, A74_PUB
 
 A74_APP = App(A74_APP_ID, A74_SECRET, load_public_key(A74_PUBLIC_KEY))
 CIVIC_AUDIENCES = accepted_audiences("http://sandbox.test/sip/")
+A74_BODY_BYTES = A74_BODY.encode()
 
 
-def _authorize(header=A74_HEADER, body=A74_BODY.encode(), *, now=A74_IAT + 30, app=A74_APP):
+def _authorize(header=A74_HEADER, body=A74_BODY_BYTES, *, now=A74_IAT + 30, app=A74_APP):
     return authorize(header, body, get_app={app.app_id: app}.get, audiences=CIVIC_AUDIENCES, now=now)
 
 

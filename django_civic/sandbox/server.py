@@ -48,7 +48,7 @@ class RequestHandler(WSGIRequestHandler):
 
 
 class QuietRequestHandler(RequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
+    def log_message(self, format: str, *args: Any) -> None:  # the stdlib's name
         pass
 
 

@@ -56,8 +56,8 @@ def civic_scripts(context: template.Context) -> dict[str, Any]:
 
 
 @register.inclusion_tag("django_civic/button.html", takes_context=True)
-def civic_button(context: template.Context, scope: str = "BASIC_SIGNUP", next: str | None = None,  # noqa: A002
-                 label: str | None = None, size: str = "medium", id: str | None = None) -> dict[str, Any]:  # noqa: A002
+def civic_button(context: template.Context, scope: str = "BASIC_SIGNUP", next: str | None = None,
+                 label: str | None = None, size: str = "medium", id: str | None = None) -> dict[str, Any]:
     """A ``<button class="civic-button-a medium">`` that logs the user in with the given scope request.
 
     ``next`` is where to go afterwards; it defaults to the page's ``?next=`` and is dropped if unsafe (the
@@ -86,7 +86,7 @@ def civic_button(context: template.Context, scope: str = "BASIC_SIGNUP", next: s
     }
 
 
-def _request_and_next(context: template.Context, next: str | None, tag: str) -> tuple[Any, str]:  # noqa: A002
+def _request_and_next(context: template.Context, next: str | None, tag: str) -> tuple[Any, str]:
     """The request (which the tags need) and a safe ``next``: the tag's, else the page's ``?next=``, or ""."""
     request = context.get("request")
     if request is None:
@@ -95,7 +95,7 @@ def _request_and_next(context: template.Context, next: str | None, tag: str) -> 
             "'django.template.context_processors.request' to your TEMPLATES context processors."
         )
     if next is None:
-        next = request.GET.get("next")  # noqa: A001
+        next = request.GET.get("next")
     return request, safe_next_url(request, next) or ""
 
 
@@ -109,8 +109,8 @@ def sip_app_id() -> str:
 
 
 @register.inclusion_tag("django_civic/civic_auth/button.html", takes_context=True)
-def civic_auth_button(context: template.Context, next: str | None = None, label: str | None = None,  # noqa: A002
-                      id: str | None = None, login_hint: str | None = None) -> dict[str, Any]:  # noqa: A002
+def civic_auth_button(context: template.Context, next: str | None = None, label: str | None = None,
+                      id: str | None = None, login_hint: str | None = None) -> dict[str, Any]:
     """"Continue with Civic" for Civic Auth (OIDC): a POST form (with the CSRF token) to ``civic/auth/login/``.
 
     ``next`` defaults to the page's ``?next=`` and is dropped if unsafe; ``label`` replaces the text;

@@ -18,13 +18,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 from django_civic.protocols.civic_auth.cache import Cache
 from django_civic.protocols.civic_auth.client import ACCESS_TOKEN_TYPE, OIDCClient
 from django_civic.protocols.civic_auth.errors import OIDCConfigurationError, OIDCError, TokenExchangeError
 
-SubjectToken = Union[str, Callable[[], str]]
+SubjectToken = str | Callable[[], str]
 
 
 @dataclass(frozen=True)

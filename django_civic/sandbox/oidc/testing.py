@@ -50,7 +50,7 @@ class OIDCHelpers:
     def oidc_kids(self) -> list[str]:
         return self.control("GET", "oidc/keys")["kids"]
 
-    def mint_oidc_token(self, *, type: str = "id", persona: str = "alice",  # noqa: A002
+    def mint_oidc_token(self, *, type: str = "id", persona: str = "alice",
                         client_id: str | None = None, nonce: str | None = None,
                         claims: dict[str, Any] | None = None, remove: list[str] | None = None,
                         fault: str | None = None, access_token: str | None = None) -> str:

@@ -12,7 +12,7 @@ are external files, so a site's Content-Security-Policy needs only to allow the 
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ ASSETS = Path(__file__).resolve().parent.parent / "templates" / "civic_sandbox" 
 BASE_PLACEHOLDER = "__CIVIC_SANDBOX_BASE_URL__"
 
 
-@lru_cache(maxsize=None)
+@cache
 def _asset(name: str) -> str:
     return (ASSETS / name).read_text(encoding="utf-8")
 
