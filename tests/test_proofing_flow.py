@@ -396,7 +396,8 @@ def test_a_case_variant_of_the_session_id_is_another_session(idemia, pending):
     the session by an upper-cased id, leaving only the secret between a forged callback and the session."""
     session, path, body = pending
     before = snapshot(idemia)
-    assert_refused(post_callback(path, {**body, "sessionId": body["sessionId"].upper()}), 404, "unknown_session")
+    upper = {**body, "sessionId": body["sessionId"].upper()}
+    assert_refused(post_callback(path, upper), 404, "unknown_session")
     assert snapshot(idemia) == before
 
 
