@@ -34,5 +34,8 @@ def find(selector: str) -> str:
 
 
 def number(key: str) -> int:
-    """A row's number in the issue's table, from its key (``login_cpu`` -> 2); the key is the module's name."""
+    """A row's number in the issue's table, from its key (``login_cpu`` -> 2).
+
+    The key is the module's name.
+    """
     return [module.rsplit(".", 1)[1] for module in ROW_MODULES].index(key) + 1

@@ -94,10 +94,12 @@ DEFAULTS: dict[str, Any] = {
         "MIN_LEVEL_OF_ASSURANCE": "LOA2",
         # Proofing sessions a user may start per 24 hours.
         "MAX_SESSIONS_PER_DAY": 10,
-        # Fetch IDEMIA's proof archive and keep it encrypted in the PROOF_STORAGE storage (an alias of STORAGES).
+        # Fetch IDEMIA's proof archive and keep it encrypted in the PROOF_STORAGE storage (an alias of
+        # STORAGES).
         "STORE_PROOF": False,
         "PROOF_STORAGE": "default",
-        # Days to keep finished proofing sessions and their proof archives (civic_purge_proofing); None: forever.
+        # Days to keep finished proofing sessions and their proof archives (civic_purge_proofing);
+        # None: forever.
         "RETENTION_DAYS": 365,
     },
     "API": {

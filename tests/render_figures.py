@@ -75,8 +75,9 @@ DESCRIPTIONS = {
     "open_redirect.button_tags": "Hostile ?next= on pages with {% civic_button %} and "
                                  "{% civic_auth_button %}",
     "open_redirect.any_next": "Arbitrary next strings through the SIP exchange",
-    "sandbox_exposure.production": "An outsider's requests (credentials, code minting, control API, an IDEMIA "
-                                   "callback to their URL) on civic-sandbox/ with DEBUG off and SANDBOX off",
+    "sandbox_exposure.production": "An outsider's requests (credentials, code minting, control API, an "
+                                   "IDEMIA callback to their URL) on civic-sandbox/ with DEBUG off and "
+                                   "SANDBOX off",
     "sandbox_exposure.sandbox_without_debug": "The same with SANDBOX on (SANDBOX_ALLOW_WITHOUT_DEBUG) and "
                                               "DEBUG off",
     "sandbox_exposure.debug_without_sandbox": "The same with DEBUG on and SANDBOX off",

@@ -185,8 +185,8 @@ def test_search_is_no_oracle_for_masked_values(viewer, record_figure):
 
 
 @pytest.mark.parametrize("param", ["attributes__value_digest", "attributes__value_digest__in",
-                                   "attributes__value_size", "attributes__label", "user__password__startswith",
-                                   "user__email"])
+                                   "attributes__value_size", "attributes__label",
+                                   "user__password__startswith", "user__email"])
 def test_changelist_refuses_lookups_it_does_not_offer(viewer, param):
     """No filtering by a query parameter the admin does not list: Django's lookup_allowed refuses it."""
     make_identity(1, extra={DOB_LABEL: "1990-02-14"})

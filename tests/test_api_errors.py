@@ -71,7 +71,8 @@ def assert_nothing_changed():
         # JSON is UTF-8 (RFC 8259): any other charset, known to Python or not, is refused before decoding.
         (b'{"token": "a.b.c"}', "application/json; charset=bogus-charset", 415, "unsupported_charset"),
         (b'{"token": "a.b.c"}', "application/json; charset=utf-16", 415, "unsupported_charset"),
-        (b'\xef\xbb\xbf{"token": "a.b.c"}', "application/json; charset=utf-8-sig", 415, "unsupported_charset"),
+        (b'\xef\xbb\xbf{"token": "a.b.c"}', "application/json; charset=utf-8-sig", 415,
+         "unsupported_charset"),
         ('{"token": "a.b.c"}'.encode("utf-16"), "application/json", 400, "parse_error"),
     ],
 )
@@ -95,7 +96,8 @@ def test_a_request_charset_never_decodes_the_body(client, url, record_figure):
     import tracemalloc
     import zlib
 
-    inflated = b'{"token": "a.b.c", "nonce_id": "n", "id_token": "a.b.c", "pad": "' + b"x" * 50_000_000 + b'"}'
+    inflated = (b'{"token": "a.b.c", "nonce_id": "n", "id_token": "a.b.c", "pad": "'
+                + b"x" * 50_000_000 + b'"}')
     bomb = zlib.compress(inflated, 9)
     assert len(bomb) < 64 * 1024
     tracemalloc.start()
@@ -120,15 +122,17 @@ def test_a_well_formed_but_forged_token_is_invalid_token(client):
     # Three base64url parts, so it gets past the shape check: the backend's local pre-check refuses it
     # (signature) before any network call, which is why no sandbox is running here.
     forged = "eyJhbGciOiJFUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJzYW5kYm94LWFwcCJ9.c2lnbmF0dXJl"
-    body = assert_error(client.post(URL, {"token": forged}, content_type="application/json"), 400, "invalid_token")
+    body = assert_error(client.post(URL, {"token": forged}, content_type="application/json"),
+                        400, "invalid_token")
     assert body["retryable"] is False
     assert forged not in json.dumps(body)
     assert_nothing_changed()
 
 
 def test_validation_errors_name_the_field(client):
-    body = assert_error(client.post(URL, {"token": "a.b.c", "scope": "NOPE"}, content_type="application/json"),
-                        400, "invalid")
+    body = assert_error(
+        client.post(URL, {"token": "a.b.c", "scope": "NOPE"}, content_type="application/json"),
+        400, "invalid")
     assert list(body["fields"]) == ["scope"]
 
 
@@ -187,11 +191,14 @@ def test_me_requires_authentication(client):
 @hsettings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.one_of(
     st.binary(max_size=300),
-    st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40),
-                 lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
-                 max_leaves=12).map(lambda value: json.dumps(value).encode()),
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40),
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+        max_leaves=12,
+    ).map(lambda value: json.dumps(value).encode()),
     st.fixed_dictionaries({"token": st.text(max_size=200)}, optional={
-        "scope": st.text(max_size=20), "next": st.text(max_size=40)}).map(lambda value: json.dumps(value).encode()),
+        "scope": st.text(max_size=20), "next": st.text(max_size=40),
+    }).map(lambda value: json.dumps(value).encode()),
 ))
 def test_any_body_gets_a_4xx_json_error(client, body):
     response = client.post(URL, body, content_type="application/json")
@@ -207,14 +214,18 @@ def _b64url_json(value):
 
 
 _json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20),
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
     max_leaves=8,
 )
-_headers = st.fixed_dictionaries({"alg": st.sampled_from(["ES256", "none", "HS256", "RS256", "", "ES256K"])},
-                                 optional={"typ": st.sampled_from(["JWT", "jwt"]), "kid": st.text(max_size=8)})
+_headers = st.fixed_dictionaries(
+    {"alg": st.sampled_from(["ES256", "none", "HS256", "RS256", "", "ES256K"])},
+    optional={"typ": st.sampled_from(["JWT", "jwt"]), "kid": st.text(max_size=8)},
+)
 _claims = st.fixed_dictionaries({}, optional={
-    "iss": st.sampled_from(["civic-sip-hosted-service", "evil"]), "sub": st.sampled_from(["sandbox-app", "other"]),
+    "iss": st.sampled_from(["civic-sip-hosted-service", "evil"]),
+    "sub": st.sampled_from(["sandbox-app", "other"]),
     "aud": st.text(max_size=30), "exp": _json_values, "iat": _json_values,
     "data": st.one_of(_json_values, st.fixed_dictionaries({"codeToken": _json_values})),
 })

@@ -91,7 +91,8 @@ def test_an_idemia_identity_is_not_a_way_to_log_in(client, sandbox):
     assert client.delete(identity_url(proofing.identity.pk)).status_code == 200
 
 
-def test_unlink_works_with_a_password_and_sends_the_signal(client, sandbox, django_capture_on_commit_callbacks):
+def test_unlink_works_with_a_password_and_sends_the_signal(client, sandbox,
+                                                            django_capture_on_commit_callbacks):
     body = login(client, sandbox, "alice")
     user = User.objects.get(pk=body["user"]["id"])
     user.set_password("a long enough password")

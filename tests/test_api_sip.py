@@ -24,7 +24,8 @@ User = get_user_model()
 @pytest.fixture
 def sandbox(civic_sandbox, settings):
     caches["default"].clear()
-    settings.CIVIC = civic_sandbox.civic_settings(SANDBOX_ALLOW_WITHOUT_DEBUG=True, API={"THROTTLE_RATE": None})
+    settings.CIVIC = civic_sandbox.civic_settings(SANDBOX_ALLOW_WITHOUT_DEBUG=True,
+                                                  API={"THROTTLE_RATE": None})
     return civic_sandbox
 
 
@@ -59,7 +60,8 @@ def test_session_login_creates_the_user_and_logs_in(client, sandbox, settings):
     email = next(a for a in body["attributes"] if a["label"] == "contact.personal.email")
     assert email == {"label": "contact.personal.email", "value": "alice@example.com", "is_valid": True,
                      "is_owner": True}
-    assert {a["label"] for a in body["attributes"]} == {"contact.personal.email", "contact.personal.phoneNumber"}
+    labels = {a["label"] for a in body["attributes"]}
+    assert labels == {"contact.personal.email", "contact.personal.phoneNumber"}
     assert "token" not in body and "access" not in body
 
     user = User.objects.get(pk=body["user"]["id"])

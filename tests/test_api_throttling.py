@@ -64,7 +64,8 @@ def test_spoofed_x_forwarded_for_is_ignored_without_trusted_proxies(client, sett
 def test_one_trusted_proxy_keys_on_the_address_it_saw(client, settings):
     civic(settings, TRUSTED_PROXY_COUNT=1, API={"THROTTLE_RATE": "2/min"})
     # What the client put to the left of our proxy's entry does not matter.
-    same_client = [attempt(client, HTTP_X_FORWARDED_FOR=f"10.9.9.{n}, 198.51.100.7").status_code for n in range(3)]
+    same_client = [attempt(client, HTTP_X_FORWARDED_FOR=f"10.9.9.{n}, 198.51.100.7").status_code
+                   for n in range(3)]
     assert same_client == [400, 400, 429]
     # Another client behind the same proxy has its own bucket.
     assert attempt(client, HTTP_X_FORWARDED_FOR="198.51.100.8").status_code == 400

@@ -93,7 +93,8 @@ def test_spoofed_forwarded_for_buys_nothing(client, settings, path, record_figur
 LOAD = {"locmem": (120, 30), "database": (40, 10), "redis": (120, 30)}
 CONCURRENT_CACHES = {
     "locmem": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "civic-throttle"},
-    "database": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "civic_throttle_cache"},
+    "database": {"BACKEND": "django.core.cache.backends.db.DatabaseCache",
+                 "LOCATION": "civic_throttle_cache"},
     "redis": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
               "LOCATION": os.environ.get("CIVIC_TEST_REDIS_URL", ""), "KEY_PREFIX": "civic_throttle_test"},
 }

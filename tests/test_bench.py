@@ -74,7 +74,8 @@ def test_a_cpu_row_from_a_side_by_side_measurement():
     result = side_by_side(lambda: 0.004, lambda: 0.001, rounds=3)
     row = RowResult.cpu_side_by_side("k", "A row", result, unit="ms", target=Target("<=", 3.0, ""),
                                      details={"extra": 1})
-    assert (row.measured, row.measured_unit, row.reference, row.reference_unit) == (4.0, "ms CPU", 1.0, "ms CPU")
+    assert (row.measured, row.measured_unit, row.reference, row.reference_unit) == (
+        4.0, "ms CPU", 1.0, "ms CPU")
     assert row.ratio == 4.0 and row.status == "fail"
     assert row.details == {"ratio_p25": 4.0, "ratio_p75": 4.0, "rounds": 3, "extra": 1}
 

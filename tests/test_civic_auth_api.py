@@ -169,9 +169,11 @@ def test_provider_signed_ill_formed_claims_are_400_never_500(civic, client, clai
 
 # JSON (and so the sandbox's control API) has no NaN or Infinity.
 _CLAIM_VALUES = st.one_of(
-    st.integers(min_value=-(10 ** 500), max_value=10 ** 500), st.floats(allow_nan=False, allow_infinity=False),
+    st.integers(min_value=-(10 ** 500), max_value=10 ** 500),
+    st.floats(allow_nan=False, allow_infinity=False),
     st.text(alphabet=st.characters(codec=None), max_size=12), st.booleans(), st.none(),
-    st.lists(st.text(max_size=4), max_size=2), st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+    st.lists(st.text(max_size=4), max_size=2),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
 )
 
 
@@ -189,8 +191,9 @@ def test_any_claim_value_signed_by_the_provider_is_a_4xx(civic, record_figure):
         web = Client()
         issued = new_nonce(web)
         access = civic.mint_oidc_token(type="access")
-        minted = civic.control("POST", "oidc/tokens", {"type": "id", "persona": "alice", "nonce": issued["nonce"],
-                                                       "access_token": access, "claims": {name: value}},
+        minted = civic.control("POST", "oidc/tokens",
+                               {"type": "id", "persona": "alice", "nonce": issued["nonce"],
+                                "access_token": access, "claims": {name: value}},
                                expect=(201, 400))
         assume("token" in minted)  # PyJWT itself refuses to sign a few (an iss that is not a string)
         token = minted["token"]

@@ -184,8 +184,9 @@ def test_request_auth_never_shows_the_token(civic, alice):
 @pytest.mark.parametrize("bend", [
     pytest.param(lambda token: token + "=" * (-len(token) % 4 or 2), id="padded-signature"),
     pytest.param(lambda token: token.replace("-", "+").replace("_", "/") + "+/", id="standard-alphabet"),
-    pytest.param(lambda token: token[:-1] + {"A": "B", "Q": "R", "g": "h", "w": "x"}.get(token[-1], token[-1]),
-                 id="non-canonical-last-character"),
+    pytest.param(
+        lambda token: token[:-1] + {"A": "B", "Q": "R", "g": "h", "w": "x"}.get(token[-1], token[-1]),
+        id="non-canonical-last-character"),
 ])
 def test_a_civic_token_that_is_not_strict_base64url_authenticates_nobody(civic, alice, bend):
     """Not a well-formed JWS, so not a Civic token: left to other classes, and this view refuses it."""

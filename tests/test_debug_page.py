@@ -32,7 +32,8 @@ class BrokenAdapter(DefaultCivicAdapter):
 def debug_client(settings, civic_sandbox):
     caches["default"].clear()
     settings.DEBUG = True
-    settings.CIVIC = civic_sandbox.civic_settings(ADAPTER=f"{__name__}.BrokenAdapter", API={"THROTTLE_RATE": None})
+    settings.CIVIC = civic_sandbox.civic_settings(ADAPTER=f"{__name__}.BrokenAdapter",
+                                                  API={"THROTTLE_RATE": None})
     return Client(raise_request_exception=False)
 
 
@@ -47,7 +48,8 @@ def technical_500(response) -> str:
 
 def test_the_debug_page_of_a_failing_sip_login_hides_the_code_and_the_values(debug_client, civic_sandbox):
     code = civic_sandbox.mint_code("alice", "BASIC_SIGNUP")["authToken"]
-    page = technical_500(debug_client.post("/civic/sip/exchange/", {"token": code}, content_type="application/json"))
+    page = technical_500(debug_client.post("/civic/sip/exchange/", {"token": code},
+                                           content_type="application/json"))
     leaked = [secret for secret in (code, code.split(".")[1], *SECRETS_OF["alice"]) if secret in page]
     assert leaked == []
 
@@ -56,7 +58,8 @@ def test_the_debug_page_of_a_failing_civic_auth_login_hides_the_id_token_and_the
                                                                                        civic_sandbox):
     issued = debug_client.post("/civic/auth/nonce/").json()
     id_token = civic_sandbox.mint_oidc_token(persona="carol", nonce=issued["nonce"])
-    page = technical_500(debug_client.post("/civic/auth/token/", {"id_token": id_token, "nonce_id": issued["nonce_id"]},
+    page = technical_500(debug_client.post("/civic/auth/token/",
+                                           {"id_token": id_token, "nonce_id": issued["nonce_id"]},
                                            content_type="application/json"))
     leaked = [secret for secret in (id_token, id_token.split(".")[1], issued["nonce"], *SECRETS_OF["carol"])
               if secret in page]

@@ -118,13 +118,13 @@ def test_attributes_not_returned_are_kept(make_attributes):
 def test_result_lists_every_stored_attribute_as_the_database_has_it(make_attributes):
     login(make_attributes(extra={"documents.genericId.number": "X123"}))
     first_seen = VerifiedAttribute.objects.get(label=EMAIL).first_verified_at
-    result = login([Attribute(EMAIL, "Ann@Example.com", True, True), Attribute(PHONE, "+1 555 0100", True, True)],
-                   scope="BASIC_SIGNUP")
+    result = login([Attribute(EMAIL, "Ann@Example.com", True, True),
+                    Attribute(PHONE, "+1 555 0100", True, True)], scope="BASIC_SIGNUP")
     stored = list(VerifiedAttribute.objects.filter(identity=result.identity).order_by("label"))
 
     def fields(row):
-        return (row.pk, row.label, str(row.value), row.is_valid, row.is_owner, row.scope, row.first_verified_at,
-                row.last_verified_at)
+        return (row.pk, row.label, str(row.value), row.is_valid, row.is_owner, row.scope,
+                row.first_verified_at, row.last_verified_at)
 
     # Kept (not returned this time), rewritten (case change) and touched rows, by label, with their ids.
     assert [fields(row) for row in result.attributes] == [fields(row) for row in stored]

@@ -44,8 +44,9 @@ def _imports(module: str, path: Path, modules: dict[str, Path]) -> set[str]:
 
 
 def test_the_protocol_packages_never_import_django():
-    code = ("import sys, django_civic.protocols.http, django_civic.protocols.jose, django_civic.protocols.sip, "
-            "django_civic.protocols.civic_auth, django_civic.protocols.idemia, django_civic.sip; "
+    code = ("import sys, django_civic.protocols.http, django_civic.protocols.jose, "
+            "django_civic.protocols.sip, django_civic.protocols.civic_auth, django_civic.protocols.idemia, "
+            "django_civic.sip; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] == 'django'))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"

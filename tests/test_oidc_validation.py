@@ -1,5 +1,5 @@
-"""The OIDC validator on top of :mod:`django_civic.protocols.jose`: the strict parse reaches Civic Auth tokens, and
-single use holds whatever spelling of the signature comes back.
+"""The OIDC validator on top of :mod:`django_civic.protocols.jose`: the strict parse reaches Civic Auth
+tokens, and single use holds whatever spelling of the signature comes back.
 
 The sandbox provider signs RS256 only, so the ES256 cases sign with a key made here and hand the
 validator a key set holding it (what the provider's JWKS would hold).

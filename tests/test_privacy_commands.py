@@ -1,5 +1,5 @@
-"""Privacy: ``civic_export_user`` and ``civic_erase_user`` (``django_civic.account.privacy``) on data made by the
-real flows: a person who logged in with Civic SIP (proof of identity, with a document image), then with
+"""Privacy: ``civic_export_user`` and ``civic_erase_user`` (``django_civic.account.privacy``) on data made
+by the real flows: a person who logged in with Civic SIP (proof of identity, with a document image), then with
 Civic Auth (linked by verified email), then proved their identity with IDEMIA (proof archive stored);
 and a bystander whose data must never appear in the export nor be touched by the erasure.
 """

@@ -136,7 +136,8 @@ def test_wrong_client_secret_is_unauthorized_and_not_echoed(civic_sandbox):
         ),
         ({"kind": "malformed", "body": '{"a":' * 3000}, ProofingMalformedResponse, False),
         # A lone surrogate is valid JSON but no text: it would break the Authorization header built from it.
-        ({"kind": "malformed", "body": '{"access_token": "a\\ud800", "expires_in": 3600, "token_type": "Bearer"}'},
+        ({"kind": "malformed",
+          "body": '{"access_token": "a\\ud800", "expires_in": 3600, "token_type": "Bearer"}'},
          ProofingMalformedResponse, False),
         ({"kind": "status", "status": 302}, ProofingMalformedResponse, False),
     ],
@@ -466,8 +467,9 @@ def test_a_base64_part_yields_the_archive_not_its_base64_text():
 def test_boundary_like_bytes_inside_the_archive_do_not_cut_it():
     # Starts of delimiters that are not delimiters: more text after the boundary, the boundary in mid-line,
     # the close delimiter's shape followed by more (RFC 2046 5.1.1).
-    archive = _zip_holding(("root/proof.json", b"{}"),
-                           ("root/note.txt", b"\r\n--b-not-the-end\r\nmid-line --b\r\n--b--but-not-closed\r\n"))
+    archive = _zip_holding(
+        ("root/proof.json", b"{}"),
+        ("root/note.txt", b"\r\n--b-not-the-end\r\nmid-line --b\r\n--b--but-not-closed\r\n"))
     assert extract_proof("multipart/mixed; boundary=b", _envelope(archive)) == (archive, "application/zip")
 
 
@@ -510,11 +512,13 @@ def test_malformed_envelopes_are_the_clients_own_error(content_type, body):
 
 @settings(max_examples=300, deadline=None)
 @given(content_type=st.one_of(st.text(max_size=60), st.sampled_from(
-           ["multipart/mixed; boundary=b", 'multipart/related; boundary="b"', "multipart/mixed", "application/zip"])),
+           ["multipart/mixed; boundary=b", 'multipart/related; boundary="b"', "multipart/mixed",
+            "application/zip"])),
        body=st.one_of(st.binary(max_size=200), st.lists(st.sampled_from(
-           [b"--b", b"--b--", b"\r\n", b"\n", b"Content-Type: application/zip", b"Content-Type: multipart/mixed; boundary=c",
-            b"--c", b"Content-Transfer-Encoding: base64", b"Content-Transfer-Encoding: quoted-printable",
-            b"PK\x03\x04", b"QUJD", b"=", b"=0", b":", b" "]), max_size=30).map(b"".join)))
+           [b"--b", b"--b--", b"\r\n", b"\n", b"Content-Type: application/zip",
+            b"Content-Type: multipart/mixed; boundary=c", b"--c", b"Content-Transfer-Encoding: base64",
+            b"Content-Transfer-Encoding: quoted-printable", b"PK\x03\x04", b"QUJD", b"=", b"=0", b":", b" "]),
+           max_size=30).map(b"".join)))
 def test_extract_proof_never_fails_any_other_way(content_type, body):
     try:
         content, kind = extract_proof(content_type, body)

@@ -271,9 +271,10 @@ def pki(tmp_path_factory):
           .serial_number(1).not_valid_before(now - datetime.timedelta(days=1))
           .not_valid_after(now + datetime.timedelta(days=1))
           .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-          .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False, key_encipherment=False,
-                                       data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                                       crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
+          .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False,
+                                       key_encipherment=False, data_encipherment=False, key_agreement=False,
+                                       key_cert_sign=True, crl_sign=True, encipher_only=False,
+                                       decipher_only=False), critical=True)
           .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
           .sign(ca_key, hashes.SHA256()))
 
@@ -425,7 +426,8 @@ def test_retry_after_as_an_http_date_is_the_seconds_until_then(civic_sandbox, ki
 
 @pytest.mark.parametrize("kind", ["sip", "oidc", "idemia"])
 @pytest.mark.parametrize(("value", "seconds"), [
-    ("7", 7), (" 7 ", 7), ("soon", None), ("-5", None), ("1.5", None), ("Wed, 32 Foo 2026 99:00:00 GMT", None),
+    ("7", 7), (" 7 ", 7), ("soon", None), ("-5", None), ("1.5", None),
+    ("Wed, 32 Foo 2026 99:00:00 GMT", None),
     ("Thu, 01 Jan 1970 00:00:00 GMT", 0),
 ])
 def test_retry_after_values_of_any_shape_never_crash_the_client(civic_sandbox, kind, value, seconds):

@@ -24,11 +24,13 @@ PRODUCTION_SITE = textwrap.dedent("""
     settings.configure(
         DEBUG=False, SECRET_KEY="x" * 50, ALLOWED_HOSTS=["example.com"], ROOT_URLCONF="django_civic.urls",
         INSTALLED_APPS=["django.contrib.admin", "django.contrib.auth", "django.contrib.contenttypes",
-                        "django.contrib.sessions", "django.contrib.messages", "rest_framework", "django_civic"],
+                        "django.contrib.sessions", "django.contrib.messages", "rest_framework",
+                        "django_civic"],
         MIDDLEWARE=["django.contrib.sessions.middleware.SessionMiddleware",
                     "django.contrib.auth.middleware.AuthenticationMiddleware",
                     "django.contrib.messages.middleware.MessageMiddleware"],
-        AUTHENTICATION_BACKENDS=["django_civic.backends.CivicSIPBackend", "django_civic.backends.CivicAuthBackend"],
+        AUTHENTICATION_BACKENDS=["django_civic.backends.CivicSIPBackend",
+                                 "django_civic.backends.CivicAuthBackend"],
         TEMPLATES=[{"BACKEND": "django.template.backends.django.DjangoTemplates", "APP_DIRS": True}],
         DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
         CIVIC={"SIP": {"APP_ID": "app", "APP_SECRET": "00" * 16, "PRIVATE_KEY": "11" * 32},
@@ -39,7 +41,8 @@ PRODUCTION_SITE = textwrap.dedent("""
     from django.core import checks
     from django.urls import get_resolver
     from django.template.loader import get_template
-    import django_civic.admin, django_civic.account.urls, django_civic.backends, django_civic.templatetags.civic
+    import django_civic.admin, django_civic.account.urls
+    import django_civic.backends, django_civic.templatetags.civic
     from django_civic.sip.client import get_sip_client
     from django_civic.civic_auth.client import oidc_config
     get_resolver().url_patterns
@@ -52,7 +55,8 @@ PRODUCTION_SITE = textwrap.dedent("""
 
 
 def test_production_site_never_imports_the_sandbox():
-    result = subprocess.run([sys.executable, "-c", PRODUCTION_SITE], capture_output=True, text=True, timeout=60)
+    result = subprocess.run([sys.executable, "-c", PRODUCTION_SITE], capture_output=True, text=True,
+                            timeout=60)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().splitlines()[-1] == "[]"
 
@@ -95,7 +99,8 @@ def _attacks(callback_url: str) -> list[tuple[str, str, dict]]:
 def _sandbox_state(civic_sandbox) -> dict:
     """What the sandbox holds, read through the stand-alone fixture (one state per process)."""
     return {path: civic_sandbox.control("GET", path)
-            for path in ("faults", "sip/apps", "oidc/clients", "oidc/keys", "idemia/state", "idemia/sessions")}
+            for path in ("faults", "sip/apps", "oidc/clients", "oidc/keys", "idemia/state",
+                         "idemia/sessions")}
 
 
 @pytest.mark.parametrize("name, debug, civic", [
@@ -117,8 +122,8 @@ def test_a_mounted_sandbox_answers_nothing_unless_sandbox_and_debug_are_on(
                 response = client.get(MOUNT + path)
             else:
                 response = client.post(MOUNT + path, body, content_type="application/json")
-            # The site's own 404: without DEBUG byte for byte the answer of a path that was never mounted (with
-            # DEBUG, Django's technical 404 page, which names the path it was asked for).
+            # The site's own 404: without DEBUG byte for byte the answer of a path that was never mounted
+            # (with DEBUG, Django's technical 404 page, which names the path it was asked for).
             assert response.status_code == 404, (path, response.status_code, response.content[:200])
             assert response["Content-Type"] == never_mounted["Content-Type"], path
             assert debug or response.content == never_mounted.content, path
@@ -182,8 +187,8 @@ def test_sandbox_calls_go_to_the_configured_url_whatever_the_host(db, settings, 
     settings.DEBUG = True
     settings.CIVIC = civic_sandbox.civic_settings(API={"THROTTLE_RATE": None})
     web = Client(HTTP_HOST=_host_of(decoy))
-    response = web.post("/civic/sip/exchange/", {"token": civic_sandbox.mint_code("alice", "BASIC_SIGNUP")["authToken"]},
-                        content_type="application/json")
+    code = civic_sandbox.mint_code("alice", "BASIC_SIGNUP")["authToken"]
+    response = web.post("/civic/sip/exchange/", {"token": code}, content_type="application/json")
     assert response.status_code == 200, response.content
     assert CivicIdentity.objects.count() == 1 and decoy.requests == []
 

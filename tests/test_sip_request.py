@@ -49,7 +49,8 @@ def test_partner_token_header_and_signature():
     token = PartnerTokenSigner("app", KEY, "https://api.civic.com/sip/").token()
     head, payload, signature = token.split(".")
     assert json.loads(b64url_decode(head)) == {"alg": "ES256", "typ": "JWT"}
-    assert jws.verify(jws.parse(token, max_length=None), KEY.public_key(), "ES256") == json.loads(claims_text(token))
+    verified = jws.verify(jws.parse(token, max_length=None), KEY.public_key(), "ES256")
+    assert verified == json.loads(claims_text(token))
     # partner_token() is the same signer, built for one call.
     one_call = partner_token("app", KEY, "https://api.civic.com/sip/", now=1.5)
     assert claims_text(one_call).count('"iat":1.5,') == 1

@@ -184,7 +184,8 @@ def test_timestamps_print_like_javascript(value, printed):
 
 def _pem(key, *, encrypted: bool = False) -> str:
     algorithm = (serialization.BestAvailableEncryption(b"pw") if encrypted else serialization.NoEncryption())
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, algorithm).decode()
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, algorithm)
+    return pem.decode()
 
 
 @pytest.mark.parametrize("make", [

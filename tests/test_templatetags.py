@@ -108,13 +108,15 @@ def test_next_defaults_to_the_query_string_and_is_checked_too(settings):
 
 def test_attribute_values_are_escaped(settings):
     settings.CIVIC = {"SANDBOX": True}
-    html = render('{% civic_button label=label next="/a?b=1&c=\\"2" %}', label='<img src=x onerror="alert(1)">')
+    html = render('{% civic_button label=label next="/a?b=1&c=\\"2" %}',
+                  label='<img src=x onerror="alert(1)">')
     assert "<img" not in html
     assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in html
 
 
 def test_user_facing_texts_come_from_the_template_not_the_script(settings):
-    """civic.js shows only texts the template rendered (translatable there) or the server's translated detail."""
+    """civic.js shows only texts the template rendered (translatable there) or the server's translated
+    detail."""
     from pathlib import Path
 
     import django_civic
@@ -126,7 +128,8 @@ def test_user_facing_texts_come_from_the_template_not_the_script(settings):
     script = (Path(django_civic.__file__).parent / "static" / "django_civic" / "civic.js").read_text()
     for text in texts:
         assert text not in script
-    assert "{% translate" in (Path(django_civic.__file__).parent / "templates" / "django_civic" / "button.html").read_text()
+    button = Path(django_civic.__file__).parent / "templates" / "django_civic" / "button.html"
+    assert "{% translate" in button.read_text()
 
 
 @pytest.mark.parametrize(("source", "message"), [

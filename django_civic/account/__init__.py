@@ -1,1 +1,4 @@
-"""The signed-in person's account, whatever system they signed in with: their identities (API), export and erasure."""
+"""The signed-in person's account, whatever system they signed in with.
+
+Their identities (the API), export and erasure.
+"""

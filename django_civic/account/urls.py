@@ -1,4 +1,7 @@
-"""URLs of the signed-in person's account (their identities), included by ``django_civic.urls`` under ``civic/``."""
+"""URLs of the signed-in person's account (their identities).
+
+Included by ``django_civic.urls`` under ``civic/``.
+"""
 
 from django.urls import path
 

@@ -38,7 +38,9 @@ from django_civic.conf import civic_settings
 from django_civic.core.redirects import login_redirect_url
 from django_civic.exceptions import InactiveUser
 
-__all__ = ["LOGIN_MODES", "LoginCSRFFailed", "check_login_csrf", "complete_login", "login_mode", "login_response"]
+__all__ = [
+    "LOGIN_MODES", "LoginCSRFFailed", "check_login_csrf", "complete_login", "login_mode", "login_response",
+]
 
 LOGIN_MODES = ("session", "token", "jwt")
 

@@ -5,13 +5,13 @@ token) and by the API's ID-token login. The steps, in the order that makes them 
 
 1. ``nonce`` must be a value *we* issued (the view got it from the session's pending login, or from
    the API's single-use nonce store); a token is never checked against a nonce it brought along;
-2. the ID token is validated by :class:`~django_civic.protocols.civic_auth.OIDCClient`: signature from the cached JWKS
-   with an asymmetric algorithm allow-list, exact ``iss``, ``aud``/``azp``, times, ``nonce``, ``at_hash``,
-   and single use (its ``jti`` consumed in the shared cache, failing closed);
+2. the ID token is validated by :class:`~django_civic.protocols.civic_auth.OIDCClient`: signature from
+   the cached JWKS with an asymmetric algorithm allow-list, exact ``iss``, ``aud``/``azp``, times,
+   ``nonce``, ``at_hash``, and single use (its ``jti`` consumed in the shared cache, failing closed);
 3. with an access token and ``CIVIC["AUTH"]["FETCH_USERINFO"]``, the userinfo claims are fetched and
    their ``sub`` must be the ID token's;
-4. :func:`~django_civic.core.identities.record_identity` with provider = the issuer exactly as in the token and
-   subject = ``sub``; claims become attributes ``oidc.<claim>``, and a *verified* email also
+4. :func:`~django_civic.core.identities.record_identity` with provider = the issuer exactly as in the
+   token and subject = ``sub``; claims become attributes ``oidc.<claim>``, and a *verified* email also
    ``contact.personal.email``, so email linking and user-field sync behave exactly as for Civic SIP;
 5. inactive users are refused (``user_can_authenticate``).
 

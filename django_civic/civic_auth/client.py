@@ -1,8 +1,11 @@
-"""``get_oidc_client()``: the Civic Auth :class:`~django_civic.protocols.civic_auth.OIDCClient` for the settings.
+"""``get_oidc_client()``: the Civic Auth client for the settings.
+
+A :class:`~django_civic.protocols.civic_auth.OIDCClient`.
 
 One client per configuration and process (it holds a pooled ``requests.Session``); its discovery
 document, JWKS, cooldowns and exchanged tokens live in the Django cache ``CIVIC["CACHE_ALIAS"]``, so
-every worker shares them, and ID tokens are consumed once through :func:`~django_civic.core.replay.consume_once`.
+every worker shares them, and ID tokens are consumed once through
+:func:`~django_civic.core.replay.consume_once`.
 
 With ``CIVIC["SANDBOX"]`` the issuer is the sandbox's provider (``CIVIC["SANDBOX_URL"] + "oauth/"``) and,
 unless ``CIVIC["AUTH"]["CLIENT_ID"]`` names a client registered there, the sandbox's default client
@@ -84,7 +87,8 @@ def oidc_config() -> dict[str, Any]:
 
 
 def get_oidc_client(request: HttpRequest | None = None) -> OIDCClient:
-    """Raises :class:`~django_civic.protocols.civic_auth.OIDCConfigurationError` when the settings are unusable.
+    """Raises :class:`~django_civic.protocols.civic_auth.OIDCConfigurationError` when the settings are
+    unusable.
 
     ``request`` is accepted for callers of earlier versions and not used: where the client calls (the
     issuer) comes from settings only (:func:`~django_civic.conf.sandbox_url`).

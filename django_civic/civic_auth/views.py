@@ -6,9 +6,10 @@
 
 The login starts with a POST carrying Django's CSRF token, so another site cannot start a login (or
 complete one with its own account) in a victim's browser (allauth's 2021 notice). The pending login's
-``state``, ``nonce`` and PKCE verifier live in the session (:class:`~django_civic.protocols.civic_auth.StateStore`):
-bounded, timestamped, single use. A callback whose state is missing, stale or from another session gets
-a page that explains and offers to start again, not a bare 400 (mozilla-django-oidc #435).
+``state``, ``nonce`` and PKCE verifier live in the session
+(:class:`~django_civic.protocols.civic_auth.StateStore`): bounded, timestamped, single use. A callback
+whose state is missing, stale or from another session gets a page that explains and offers to start
+again, not a bare 400 (mozilla-django-oidc #435).
 """
 
 from __future__ import annotations

@@ -109,8 +109,9 @@ def check_sandbox_url(app_configs: Any = None, **kwargs: Any) -> list[checks.Che
         return []
     return [checks.Error(
         f"CIVIC['SANDBOX_URL'] = {url!r} is not an absolute http(s) URL.",
-        hint="Set it to where the sandbox answers: this site's mount (e.g. 'http://127.0.0.1:8000/civic-sandbox/' "
-             "under runserver) or a stand-alone sandbox ('python -m django_civic.sandbox').",
+        hint="Set it to where the sandbox answers: this site's mount "
+             "(e.g. 'http://127.0.0.1:8000/civic-sandbox/' under runserver) or a stand-alone sandbox "
+             "('python -m django_civic.sandbox').",
         id="django_civic.E009",
     )]
 
@@ -134,15 +135,16 @@ def _sandbox_mounts(patterns: Any, prefix: str = "") -> list[str]:
 
 @checks.register(checks.Tags.security, deploy=True)
 def check_sandbox_mounted(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    """E008: a production URLconf should not carry the sandbox, even though it answers nothing without DEBUG."""
+    """E008: a production URLconf should not carry the sandbox, even though it answers nothing
+    without DEBUG."""
     mounts = _sandbox_mounts(get_resolver().url_patterns)
     if not mounts:
         return []
     return [checks.Error(
-        f"The sandbox (django_civic.sandbox.urls) is mounted at {', '.join(repr(m) for m in mounts)}: its test "
-        "credentials and control API must never be part of a production site.",
-        hint="Remove the include('django_civic.sandbox.urls') line from the URLconf of production, or include "
-             "it only under DEBUG. It answers 404 unless CIVIC['SANDBOX'] and DEBUG are both on.",
+        f"The sandbox (django_civic.sandbox.urls) is mounted at {', '.join(repr(m) for m in mounts)}: "
+        "its test credentials and control API must never be part of a production site.",
+        hint="Remove the include('django_civic.sandbox.urls') line from the URLconf of production, "
+             "or include it only under DEBUG. It answers 404 unless CIVIC['SANDBOX'] and DEBUG are both on.",
         id="django_civic.E008",
     )]
 

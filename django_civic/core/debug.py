@@ -23,7 +23,8 @@ __all__ = ["always_active_filter", "hide_secrets_in_error_reports"]
 
 @functools.cache
 def _always_active(filter_class: type) -> type:
-    return type(f"AlwaysActive{filter_class.__name__}", (filter_class,), {"is_active": lambda self, request: True})
+    return type(f"AlwaysActive{filter_class.__name__}", (filter_class,),
+                {"is_active": lambda self, request: True})
 
 
 def always_active_filter() -> Any:

@@ -56,7 +56,8 @@ def expected_application_id() -> str:
 
 
 def get_proofing_client(request: HttpRequest | None = None) -> ProofingClient:
-    """Raises :class:`~django_civic.protocols.idemia.ProofingConfigurationError` when the settings are unusable.
+    """Raises :class:`~django_civic.protocols.idemia.ProofingConfigurationError` when the settings are
+    unusable.
 
     ``request`` is accepted for callers of earlier versions and not used: where the client calls comes
     from settings only (:func:`~django_civic.conf.sandbox_url`).

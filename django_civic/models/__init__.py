@@ -1,4 +1,7 @@
-"""django_civic's models: verified identities and attributes (``identity.py``), proofing sessions (``proofing.py``)."""
+"""django_civic's models.
+
+Verified identities and attributes (``identity.py``), proofing sessions (``idemia.py``).
+"""
 
 from django_civic.models.idemia import ProofingSession
 from django_civic.models.identity import CivicIdentity, VerifiedAttribute

@@ -50,5 +50,6 @@ def base_url(request: HttpRequest) -> str:
     """
     from django.urls import reverse
 
-    host = request.META.get("HTTP_HOST") or f"{request.META.get('SERVER_NAME')}:{request.META.get('SERVER_PORT')}"
+    meta = request.META
+    host = meta.get("HTTP_HOST") or f"{meta.get('SERVER_NAME')}:{meta.get('SERVER_PORT')}"
     return f"{request.scheme}://{host}{reverse('civic_sandbox:root')}"

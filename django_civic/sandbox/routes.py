@@ -1,11 +1,12 @@
-"""The sandbox's routes, ungated: the stand-alone server (``root_urls``) serves these; a project mounts
-them through ``django_civic.sandbox.urls``, which answers only while ``CIVIC["SANDBOX"]`` and ``DEBUG`` are on.
+"""The sandbox's routes, ungated: the stand-alone server (``root_urls``) serves these; a project
+mounts them through ``django_civic.sandbox.urls``, which answers only while ``CIVIC["SANDBOX"]`` and
+``DEBUG`` are on.
 
 Layout under the sandbox's base URL:
-  sip/{env}/scopeRequest/authCode, sip/js/..., sip/wallet/...   Civic SIP      (sandbox/sip/)
-  oauth/...                                                      Civic Auth     (sandbox/oidc/)
-  idemia/...                                                     IDEMIA IPA     (sandbox/idemia/)
-  control/...                                                    control API    (sandbox/control.py and each part)
+  sip/{env}/scopeRequest/authCode, sip/js/..., sip/wallet/...   Civic SIP    (sandbox/sip/)
+  oauth/...                                                      Civic Auth   (sandbox/oidc/)
+  idemia/...                                                     IDEMIA IPA   (sandbox/idemia/)
+  control/...                                                    control API  (sandbox/control.py, each part)
 """
 
 from django.urls import URLPattern, URLResolver, include, path

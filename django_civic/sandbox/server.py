@@ -29,7 +29,10 @@ class SandboxHandler(WSGIHandler):
 
 
 class RequestHandler(WSGIRequestHandler):
-    """Django's dev-server request handler, tuned for keep-alive clients (also serves bench/'s app servers)."""
+    """Django's dev-server request handler, tuned for keep-alive clients.
+
+    Also serves bench/'s app servers.
+    """
 
     # wsgiref writes the headers and the body in separate sends; on a kept-alive connection Nagle's
     # algorithm then holds the body until the client's delayed ACK, about 40 ms per response.

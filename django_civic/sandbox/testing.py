@@ -23,12 +23,14 @@ class SandboxHandle(SIPHelpers, OIDCHelpers, IdemiaHelpers):
     def __repr__(self) -> str:
         return f"<SandboxHandle {self.url}>"
 
-    def control(self, method: str, path: str, json: Any = None, expect: int | tuple[int, ...] = (200, 201)) -> Any:
+    def control(self, method: str, path: str, json: Any = None,
+                expect: int | tuple[int, ...] = (200, 201)) -> Any:
         """Call ``{url}control/{path}`` and return its JSON, asserting the status."""
         response = self.http.request(method, f"{self.url}control/{path}", json=json, timeout=10)
         expected = (expect,) if isinstance(expect, int) else expect
         if response.status_code not in expected:
-            raise AssertionError(f"sandbox control {method} {path}: {response.status_code} {response.text[:300]}")
+            raise AssertionError(
+                f"sandbox control {method} {path}: {response.status_code} {response.text[:300]}")
         return response.json() if response.content else None
 
     def inject_fault(self, channel: str, kind: str, count: int = 1, **options: Any) -> None:

@@ -33,7 +33,8 @@ def sip_config() -> dict:
     if civic_settings.SANDBOX:
         # Imported here so that nothing of the sandbox loads in a production configuration.
         if not sip["APP_ID"]:
-            config.update(app_id=sandbox_credentials.SIP_APP_ID, app_secret=sandbox_credentials.SIP_APP_SECRET,
+            config.update(app_id=sandbox_credentials.SIP_APP_ID,
+                          app_secret=sandbox_credentials.SIP_APP_SECRET,
                           private_key=sandbox_credentials.SIP_APP_PRIVATE_KEY)
         config.update(api_url=sandbox_url() + "sip/",
                       civic_public_key=sandbox_credentials.SIP_CIVIC_PUBLIC_KEY)

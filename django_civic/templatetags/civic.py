@@ -111,7 +111,9 @@ def sip_app_id() -> str:
 @register.inclusion_tag("django_civic/civic_auth/button.html", takes_context=True)
 def civic_auth_button(context: template.Context, next: str | None = None, label: str | None = None,
                       id: str | None = None, login_hint: str | None = None) -> dict[str, Any]:
-    """"Continue with Civic" for Civic Auth (OIDC): a POST form (with the CSRF token) to ``civic/auth/login/``.
+    """"Continue with Civic" for Civic Auth (OIDC).
+
+    A POST form (with the CSRF token) to ``civic/auth/login/``.
 
     ``next`` defaults to the page's ``?next=`` and is dropped if unsafe; ``label`` replaces the text;
     ``id`` sets the button's HTML id; ``login_hint`` is passed to Civic (in the sandbox, a persona name

@@ -66,7 +66,8 @@ def profile(request: HttpRequest) -> HttpResponse:
         "identities": [
             {"identity": identity,
              "provider_name": PROVIDER_NAMES.get(identity.provider, identity.provider),
-             "rows": [_row(attribute) for attribute in sorted(identity.attributes.all(), key=lambda a: a.label)]}
+             "rows": [_row(attribute)
+                      for attribute in sorted(identity.attributes.all(), key=lambda a: a.label)]}
             for identity in identities
         ],
     })

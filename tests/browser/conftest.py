@@ -1,8 +1,9 @@
 """Real-browser tests: Playwright driving Debian's Chromium against pytest-django's ``live_server``.
 
 Shared by every browser test of the project. They are marked ``@pytest.mark.browser`` and skipped unless
-``CIVIC_BROWSER_TESTS=1`` is set and ``chromium`` is on PATH (``make test-browser`` does both), so ``make test``
-stays fast. Playwright's own browser download is never used: ``playwright install`` is not needed.
+``CIVIC_BROWSER_TESTS=1`` is set and ``chromium`` is on PATH (``make test-browser`` does both), so
+``make test`` stays fast. Playwright's own browser download is never used: ``playwright install`` is not
+needed.
 
 The site under test is the example project (the tests' ROOT_URLCONF includes ``example_project.urls``, which
 mounts the sandbox at ``/civic-sandbox/``), so the site exchanges codes with its own sandbox over real HTTP.

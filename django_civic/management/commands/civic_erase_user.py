@@ -1,8 +1,8 @@
 """``manage.py civic_erase_user <user id or username> [--yes] [--delete-user]``.
 
-Deletes everything django_civic stores about the user (``django_civic.account.privacy.erase_user``): identities and
-their attributes, proofing sessions and their proof archives (from the proof storage), cached exchanged
-Civic tokens; ``identity_unlinked`` is sent for each identity. The Django user is kept unless
+Deletes everything django_civic stores about the user (``django_civic.account.privacy.erase_user``):
+identities and their attributes, proofing sessions and their proof archives (from the proof storage),
+cached exchanged Civic tokens; ``identity_unlinked`` is sent for each identity. The Django user is kept unless
 ``--delete-user``. Asks for confirmation unless ``--yes``. Prints counts and the user's id, nothing else.
 """
 

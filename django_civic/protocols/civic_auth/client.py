@@ -296,8 +296,8 @@ class OIDCClient:
             headers["Authorization"] = self._basic()
         elif not basic:
             form = {**form, "client_id": self.client_id}
-        response = send(self._http.get(), "POST", self.metadata().token_endpoint, timeout=timeout or self.timeout,
-                        what=what, data=form, headers=headers)
+        response = send(self._http.get(), "POST", self.metadata().token_endpoint,
+                        timeout=timeout or self.timeout, what=what, data=form, headers=headers)
         if error_class is not None:
             raise_for_status(response, what, error_class)
         else:

@@ -1,4 +1,7 @@
-"""The OIDC client's HTTP: its error mapping over the shared sessions of :mod:`django_civic.protocols.http`."""
+"""The OIDC client's HTTP.
+
+Its error mapping over the shared sessions of :mod:`django_civic.protocols.http`.
+"""
 
 from __future__ import annotations
 

@@ -43,7 +43,8 @@ def call_hub(access_token: str, payload: Any, *, url: str = DEFAULT_HUB_URL, pro
              session: requests.Session | None = None) -> requests.Response:
     """POST one JSON-RPC message to the hub and return the response (read it, then close it).
 
-    Raises :class:`~django_civic.protocols.civic_auth.errors.ProviderUnavailable` when the hub cannot be reached.
+    Raises :class:`~django_civic.protocols.civic_auth.errors.ProviderUnavailable` when the hub cannot be
+    reached.
     """
     return send(session or _default_session.get(), "POST", url, timeout=timeout, what="hub", json=payload,
                 headers=hub_headers(access_token, profile_id, session_id=session_id))

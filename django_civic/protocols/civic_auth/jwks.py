@@ -26,8 +26,8 @@ from django_civic.protocols.http import ProcessSession
 logger = logging.getLogger(__name__)
 
 #: Asymmetric JWS algorithms: the only ones a token from a provider may use, and exactly the ones
-#: :mod:`django_civic.protocols.jose` verifies. ``none`` and HS* (a shared secret, or worse our own copy of the
-#: provider's *public* key) are never acceptable.
+#: :mod:`django_civic.protocols.jose` verifies. ``none`` and HS* (a shared secret, or worse our own copy of
+#: the provider's *public* key) are never acceptable.
 ASYMMETRIC_ALGORITHMS = jws.ALGORITHMS
 _KTY = {"RS": "RSA", "PS": "RSA", "ES": "EC", "Ed": "OKP"}
 _CURVE = {"ES256": "P-256", "ES384": "P-384", "ES512": "P-521"}

@@ -119,8 +119,8 @@ class TokenValidator:
     def access_token(self, token: str | jws.CompactJWS, *, audience: str | None = None) -> dict[str, Any]:
         """Validate a Civic access token (a JWT) locally and return its claims.
 
-        ``token`` may come already parsed (:func:`django_civic.protocols.jose.parse`) by a caller that had to look
-        at it first, e.g. to route bearer tokens by issuer; nothing about it is trusted.
+        ``token`` may come already parsed (:func:`django_civic.protocols.jose.parse`) by a caller that had to
+        look at it first, e.g. to route bearer tokens by issuer; nothing about it is trusted.
 
         It must be an access token (an ID token is refused: it proves a login to *us*, it does not
         authorise API calls), issued for this application: ``aud`` contains ``audience`` when one is

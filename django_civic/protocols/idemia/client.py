@@ -87,7 +87,8 @@ class ProofingClient:
         self.timeout = timeout
         self.max_proof_bytes = max_proof_bytes
         # Only failures before a request is sent are retried: creating a session is not idempotent, and
-        # re-requesting the proof could close IDEMIA's transaction twice. The app retries the rest with backoff.
+        # re-requesting the proof could close IDEMIA's transaction twice. The app retries the rest with
+        # backoff.
         self._http = http.ProcessSession(pool_size, session=session)
         self._tokens = TokenCache(self._fetch_token, margin=token_margin, clock=clock)
 

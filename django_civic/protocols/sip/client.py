@@ -101,7 +101,8 @@ class SIPClient:
         if not isinstance(auth_token, str) or not auth_token:
             raise errors.SIPInvalidAuthToken("the auth token is missing or not a string")
         try:
-            return check_auth_code(auth_token.strip(), self._civic_key, self.app_id, leeway=self.auth_code_leeway)
+            return check_auth_code(auth_token.strip(), self._civic_key, self.app_id,
+                                   leeway=self.auth_code_leeway)
         except TokenError as exc:
             raise errors.SIPInvalidAuthToken(f"the auth token is not valid: {exc}") from None
 

@@ -61,7 +61,8 @@ class SIPRateLimited(SIPError):
     code = "sip_rate_limited"
     retryable = True
 
-    def __init__(self, message: str = "", *, status: int | None = 429, retry_after: int | None = None) -> None:
+    def __init__(self, message: str = "", *, status: int | None = 429,
+                 retry_after: int | None = None) -> None:
         super().__init__(message, status=status)
         self.retry_after = retry_after
 

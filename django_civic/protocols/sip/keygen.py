@@ -1,4 +1,7 @@
-"""``civic-sip-keygen`` / ``python -m django_civic.protocols.sip.keygen``: new SIP credentials in Civic's hex formats."""
+"""``civic-sip-keygen`` / ``python -m django_civic.protocols.sip.keygen``.
+
+New SIP credentials in Civic's hex formats.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +19,8 @@ def generate() -> dict[str, str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Generate a Civic SIP signing key pair and app secret.")
-    parser.add_argument("--settings", action="store_true", help="print a CIVIC['SIP'] snippet instead of JSON")
+    parser.add_argument("--settings", action="store_true",
+                        help="print a CIVIC['SIP'] snippet instead of JSON")
     args = parser.parse_args(argv)
     creds = generate()
     if args.settings:

@@ -54,7 +54,8 @@ class PartnerTokenSigner:
                               now=now)
 
 
-def partner_token(app_id: str, key: ec.EllipticCurvePrivateKey, audience: str, *, now: float | None = None) -> str:
+def partner_token(app_id: str, key: ec.EllipticCurvePrivateKey, audience: str, *,
+                  now: float | None = None) -> str:
     """The partner JWT exactly as Civic's Node SDK signs it: claim order, fractional times, 3 minutes."""
     return PartnerTokenSigner(app_id, key, audience).token(now=now)
 

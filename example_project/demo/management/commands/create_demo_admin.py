@@ -27,8 +27,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         if not settings.DEBUG and not options["force"]:
-            raise CommandError("create_demo_admin sets a publicly known password; it only runs with DEBUG=True "
-                               "(or --force).")
+            raise CommandError("create_demo_admin sets a publicly known password; it only runs with "
+                               "DEBUG=True (or --force).")
         User = get_user_model()
         lookup = {User.USERNAME_FIELD: USERNAME}
         user = User._default_manager.filter(**lookup).first()
@@ -44,4 +44,5 @@ class Command(BaseCommand):
             state = "already exists"
         password = PASSWORD if user.check_password(PASSWORD) else "(changed; run with --reset-password)"
         self.stdout.write(self.style.SUCCESS(f"Demo admin {state}."))
-        self.stdout.write(f"  URL:      http://127.0.0.1:8000/admin/\n  Username: {USERNAME}\n  Password: {password}")
+        self.stdout.write(
+            f"  URL:      http://127.0.0.1:8000/admin/\n  Username: {USERNAME}\n  Password: {password}")
