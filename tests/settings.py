@@ -8,6 +8,7 @@ mysqlclient (the ``mysql`` extra).
 """
 
 import os
+from typing import Any
 
 SECRET_KEY = "django-civic-tests-not-secret-but-long-enough-for-hs256"
 DEBUG = False
@@ -60,6 +61,7 @@ TEMPLATES = [
     }
 ]
 
+DATABASES: dict[str, dict[str, Any]]
 if os.environ.get("CIVIC_TEST_DB") == "postgres":
     DATABASES = {
         "default": {

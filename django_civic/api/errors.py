@@ -90,9 +90,11 @@ def exception_handler(exc: Exception, context: Mapping[str, Any]) -> JsonRespons
     if getattr(exc, "auth_header", None):
         headers["WWW-Authenticate"] = exc.auth_header  # type: ignore[attr-defined]
     if isinstance(exc, exceptions.Throttled):
-        wait = max(1, int(exc.wait or 1))  # DRF already rounds the wait up to whole seconds
+        # DRF already rounds the wait up to whole seconds; its stubs lack Throttled.wait.
+        wait = max(1, int(exc.wait or 1))  # type: ignore[attr-defined]
         headers["Retry-After"] = str(wait)
         extra["retry_after"] = wait
+    detail: Any
     if isinstance(exc, exceptions.ValidationError):
         detail, extra["fields"] = _validation_detail(exc.detail)
     elif type(exc) in _CODES:

@@ -7,7 +7,7 @@ messages by field); output serializers decide exactly which fields leave the ser
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, cast
 
 from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
@@ -93,9 +93,11 @@ class UserSerializer(serializers.Serializer):
 class AttributeSerializer(serializers.Serializer):
     """A verified attribute, from the SIP client (``Attribute``) or the database (``VerifiedAttribute``)."""
 
-    label = serializers.CharField()
+    # DRF's metaclass moves declared fields out of the class, so these do not shadow Field.label or
+    # Serializer.is_valid; mypy, which does not run it, sees them as overrides.
+    label = serializers.CharField()  # type: ignore[assignment]
     value = serializers.CharField()
-    is_valid = serializers.BooleanField()
+    is_valid = serializers.BooleanField()  # type: ignore[assignment]
     is_owner = serializers.BooleanField()
 
 
@@ -103,7 +105,7 @@ class StoredAttributeSerializer(AttributeSerializer):
     """A ``VerifiedAttribute`` row. Images (document scans, portraits) are large and sensitive: their value
     is left out (``null``) unless the serializer's context says ``include_images``."""
 
-    value = serializers.SerializerMethodField()
+    value = serializers.SerializerMethodField()  # type: ignore[assignment]  # a field for a field
     is_image = serializers.BooleanField()
     value_size = serializers.IntegerField()
     scope = serializers.CharField()
@@ -126,7 +128,9 @@ class IdentitySerializer(serializers.Serializer):
 
     def get_attributes(self, identity: Any) -> list[dict[str, Any]]:
         rows = sorted(identity.attributes.all(), key=lambda row: row.label)
-        return StoredAttributeSerializer(rows, many=True, context=self.context).data
+        # many=True makes a ListSerializer, whose data is a list; the stubs give the class's own ReturnDict.
+        data = StoredAttributeSerializer(rows, many=True, context=self.context).data
+        return cast(list[dict[str, Any]], data)
 
 
 TOKEN_REQUIRED = _("Send the Civic auth code as \"token\" in the JSON body or in the Authorization header.")

@@ -76,8 +76,9 @@ class CivicExchangeThrottle(SimpleRateThrottle):
     duration: int
     window_end: float
 
-    @property  # type: ignore[override]
-    def cache(self) -> BaseCache:
+    # DRF declares ``cache`` a writable class attribute; nothing assigns it, a read-only property does.
+    @property
+    def cache(self) -> BaseCache:  # type: ignore[override]
         return caches[civic_settings.CACHE_ALIAS]
 
     def get_rate(self) -> str | None:

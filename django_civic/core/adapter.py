@@ -57,7 +57,8 @@ class DefaultCivicAdapter:
     def populate_user(self, request: HttpRequest | None, user: AbstractBaseUser, provider: str, subject: str,
                       attributes: Sequence[Any]) -> None:
         """Fill a new user before it is saved: a generated username plus the mapped verified fields."""
-        username_field = user.USERNAME_FIELD
+        # Every user model sets USERNAME_FIELD (Django's contract); the stubs declare it on AbstractUser only.
+        username_field = user.USERNAME_FIELD  # type: ignore[attr-defined]
         setattr(user, username_field, self.generate_username(request, provider, subject, attributes))
         for name, value in self.user_field_values(user, attributes).items():
             setattr(user, name, value)
@@ -107,7 +108,8 @@ class DefaultCivicAdapter:
         Never touches ``PROTECTED_USER_FIELDS`` or the username field, skips fields the user model
         lacks and values the field would reject (too long, not an email...).
         """
-        protected = set(civic_settings.PROTECTED_USER_FIELDS) | {user.USERNAME_FIELD}
+        username_field = user.USERNAME_FIELD  # type: ignore[attr-defined]  # as in populate_user
+        protected = set(civic_settings.PROTECTED_USER_FIELDS) | {username_field}
         by_label = {a.label: a for a in attributes if a.is_valid and a.is_owner}
         values: dict[str, Any] = {}
         for name, label in civic_settings.USER_FIELD_MAP.items():

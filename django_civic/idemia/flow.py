@@ -70,6 +70,7 @@ def absolute_url(request: HttpRequest, path: str) -> str:
 def start_session(request: HttpRequest) -> ProofingSession:
     """Create an IDEMIA session for ``request.user`` and our row for it. Raises :class:`ProofingRefused`."""
     user = request.user
+    assert user.is_authenticated  # the callers are login_required
     if not is_configured():
         raise ProofingRefused("proofing_not_configured",
                               _("Identity proofing is not available on this site."), 503)

@@ -12,7 +12,7 @@ from __future__ import annotations
 try:
     from django.tasks import task
 except ImportError:  # Django 5.2: the backport
-    from django_tasks import task
+    from django_tasks import task  # type: ignore[no-redef]  # the same decorator
 
 from django_civic.idemia.fetch import fetch_and_record
 

@@ -66,6 +66,7 @@ def _outcome(session: ProofingSession) -> Any:
 @login_required
 @require_GET
 def index(request: HttpRequest) -> HttpResponse:
+    assert request.user.is_authenticated  # login_required
     sessions = ProofingSession.objects.filter(user=request.user)[:RECENT_SESSIONS]
     return render(request, "django_civic/proofing/index.html",
                   {"sessions": sessions, "continue_url": login_redirect_url(request)})

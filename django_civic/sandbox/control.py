@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.http import HttpRequest, JsonResponse
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -99,7 +99,7 @@ def reset(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"reset": True})
 
 
-urlpatterns = [
+urlpatterns: list[URLPattern | URLResolver] = [
     path("faults", fault_list, name="faults"),
     path("reset", reset, name="reset"),
     path("sip/", include("django_civic.sandbox.sip.control")),

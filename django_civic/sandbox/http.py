@@ -24,7 +24,7 @@ def json_body(request: HttpRequest) -> dict[str, Any]:
     UTF-8 only, as the app's own API (RFC 8259): another ``charset`` is refused, and ``json.loads`` is
     given text, not bytes, which it would also read as UTF-16 or UTF-32.
     """
-    charset = request.content_params.get("charset")
+    charset = (request.content_params or {}).get("charset")
     if charset is not None and not is_utf8(charset):
         raise BadRequest("send JSON in UTF-8", 415)
     if len(request.body) > MAX_BODY:

@@ -7,7 +7,7 @@ whatever the host project's settings, middleware or URLconf are.
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Any, cast
 
 from django.core.handlers.exception import convert_exception_to_response
 from django.core.handlers.wsgi import WSGIHandler
@@ -25,7 +25,7 @@ class SandboxHandler(WSGIHandler):
 
     def _sandbox_response(self, request: Any) -> Any:
         request.urlconf = ROOT_URLCONF
-        return self._get_response(request)
+        return self._get_response(request)  # type: ignore[attr-defined]  # BaseHandler's, not in the stubs
 
 
 class RequestHandler(WSGIRequestHandler):
@@ -63,7 +63,8 @@ class SandboxServer:
         self.httpd = ThreadedWSGIServer((host, port), handler, allow_reuse_address=True)
         self.httpd.daemon_threads = True
         self.httpd.set_app(SandboxHandler())
-        self.host, self.port = self.httpd.server_address[:2]
+        # An AF_INET server's address is (host, port); the stubs allow every socket family's.
+        self.host, self.port = cast(tuple[str, int], self.httpd.server_address[:2])
         self._thread: threading.Thread | None = None
 
     @property

@@ -128,10 +128,10 @@ class OIDCClient:
 
     def authorization_request(self, *, redirect_uri: str, state: str | None = None, nonce: str | None = None,
                               code_verifier: str | None = None, scope: str | None = None,
-                              **extra: str) -> AuthorizationRequest:
+                              **extra: str | None) -> AuthorizationRequest:
         """The URL to send the browser to, with PKCE S256 always (Civic requires it for public clients).
 
-        ``extra`` adds parameters such as ``login_hint`` or ``prompt``.
+        ``extra`` adds parameters such as ``login_hint`` or ``prompt`` (None: left out).
         """
         state = state or random_token()
         nonce = nonce or random_token()

@@ -50,16 +50,17 @@ class DocumentCache:
         if not isinstance(entry, dict) or not isinstance(entry.get("document"), dict):
             return None
         fresh_until = entry.get("fresh_until")
-        fresh = isinstance(fresh_until, (int, float)) and self.clock() < fresh_until
-        if fresh:
+        if isinstance(fresh_until, (int, float)) and self.clock() < fresh_until:
             self._local[url] = (fresh_until, entry["document"])
-        return CachedDocument(entry["document"], fresh)
+            return CachedDocument(entry["document"], True)
+        return CachedDocument(entry["document"], False)
 
     def put(self, url: str, document: dict[str, Any], max_age: int | None = None) -> None:
         ttl = self.ttl if max_age is None else min(max(float(max_age), self.min_ttl), self.ttl)
-        entry = {"document": document, "fresh_until": self.clock() + ttl}
+        fresh_until = self.clock() + ttl
+        entry = {"document": document, "fresh_until": fresh_until}
         self.cache.set(self.key(url), entry, ttl + self.stale_ttl)
-        self._local[url] = (entry["fresh_until"], document)
+        self._local[url] = (fresh_until, document)
 
     def forget(self, url: str) -> None:
         self._local.pop(url, None)

@@ -11,7 +11,7 @@ import math
 import re
 from datetime import datetime, timezone
 from email.parser import BytesFeedParser
-from typing import Any
+from typing import Any, TypeGuard, cast
 
 from django_civic.protocols.idemia.errors import (
     CallbackError,
@@ -37,11 +37,11 @@ _MAX_CALLBACK_BYTES = 16 * 1024
 _MAX_FIELD = 512
 
 
-def is_identity_id(value: Any) -> bool:
+def is_identity_id(value: Any) -> TypeGuard[str]:
     return isinstance(value, str) and _IDENTITY_ID.fullmatch(value) is not None
 
 
-def is_session_id(value: Any) -> bool:
+def is_session_id(value: Any) -> TypeGuard[str]:
     return isinstance(value, str) and _SESSION_ID.fullmatch(value) is not None
 
 
@@ -235,7 +235,8 @@ def extract_proof(content_type: str, body: bytes) -> tuple[bytes, str]:
         parser.feed(b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n")
         parser.feed(body)
         envelope = parser.close()
-        parts = [(part.get_payload(decode=True), part.get_content_type())
+        # A part that is not multipart decodes to bytes (typeshed types every kind of part at once).
+        parts = [(cast(bytes, part.get_payload(decode=True)), part.get_content_type())
                  for part in envelope.walk() if not part.is_multipart()]
     except ValueError:  # the parser's defects (email.errors.MessageDefect) and a non-latin-1 header
         raise ProofingMalformedResponse("the proof envelope is not valid MIME multipart") from None

@@ -49,7 +49,7 @@ def b64url_decode(text: str) -> bytes:
 # --- keys -----------------------------------------------------------------------------------------
 
 
-def _load_key(value: Any, key_type: type, from_pem: Any, from_hex: Any, formats: str) -> Any:
+def _load_key(value: Any, key_type: type[Any], from_pem: Any, from_hex: Any, formats: str) -> Any:
     """A P-256 key of ``key_type``: a key object, a PEM text, or Civic's hex format (``from_hex``)."""
     if isinstance(value, key_type):
         key = value

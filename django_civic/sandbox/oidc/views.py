@@ -197,9 +197,10 @@ def _authenticate_client(request: HttpRequest) -> tuple[Client | None, HttpRespo
         except (ValueError, UnicodeDecodeError):
             return None, oauth_error("invalid_client", "malformed Basic credentials", 401), False
         # RFC 6749 2.3.1 form-encodes id and secret; Civic's token-exchange clients do not. Accept both.
-        for client_id, secret in ((raw_id, raw_secret), (unquote_plus(raw_id), unquote_plus(raw_secret))):
-            client = provider.client(client_id)
-            if client and client.client_secret and _same(client.client_secret, secret):
+        for basic_id, basic_secret in ((raw_id, raw_secret),
+                                       (unquote_plus(raw_id), unquote_plus(raw_secret))):
+            client = provider.client(basic_id)
+            if client and client.client_secret and _same(client.client_secret, basic_secret):
                 if form.get("client_id") not in (None, client.client_id):
                     mismatch = oauth_error("invalid_request", "client_id does not match the credentials")
                     return None, mismatch, False
