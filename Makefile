@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-postgres test-mysql test-browser test-all bench tox install clean
+.PHONY: demo test lint test-postgres test-mysql test-browser test-all bench tox install clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,12 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest
+
+# ruff over the whole tree and mypy (with the Django and DRF stubs) over the package; configured in pyproject.toml.
+lint: $(STAMP)
+	$(PIP) install -e ".[lint]"
+	$(PY) -m ruff check .
+	$(PY) -m mypy django_civic
 
 # The same suite on PostgreSQL with Redis as the cache (both must be running on 127.0.0.1).
 test-postgres: $(STAMP)
