@@ -48,11 +48,13 @@ DESCRIPTIONS = {
     "replay.id_token.jti": "One ID token sent 50 times at once, each with its own nonce id holding its "
                            "nonce (only the jti can stop it), two processes",
     "hostile_input.sip_exchange.bodies": "Any body, content type, method and headers on the SIP exchange",
-    "hostile_input.charset.civic_sip_exchange": "JSON bodies whose charset is a compression codec (bz2_codec, "
-                                                "zlib_codec...) on the SIP exchange: a 49 KB body inflating to 50 MB",
+    "hostile_input.charset.civic_sip_exchange": "JSON bodies whose charset is a compression codec "
+                                                "(bz2_codec, zlib_codec...) on the SIP exchange: a 49 KB "
+                                                "body inflating to 50 MB",
     "hostile_input.charset.civic_auth_token": "The same charsets on the ID-token login",
-    "hostile_input.civic_auth_token.signed_claims": "ID tokens signed by the provider with any value in the claims "
-                                                    "they are judged by (huge numbers, lone surrogates, any type)",
+    "hostile_input.civic_auth_token.signed_claims": "ID tokens signed by the provider with any value in the "
+                                                    "claims they are judged by (huge numbers, lone "
+                                                    "surrogates, any type)",
     "hostile_input.sip_exchange.forged_codes": "Forged auth codes built from genuine ones (alg none, HS256 "
                                                "keyed with Civic's public key, kid/jku/jwk injection, "
                                                "swapped or mangled signatures, edited claims)",
