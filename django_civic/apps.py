@@ -1,3 +1,5 @@
+from importlib.util import find_spec
+
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
@@ -15,3 +17,6 @@ class DjangoCivicConfig(AppConfig):
         from django_civic.idemia import checks as idemia_checks  # noqa: F401
         from django_civic.idemia import maintenance  # noqa: F401
         from django_civic.sip import checks as sip_checks  # noqa: F401
+
+        if find_spec("drf_spectacular") is not None:  # the openapi extra: the Civic bearer scheme in schemas
+            from django_civic.civic_auth import schema  # noqa: F401

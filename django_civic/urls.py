@@ -4,7 +4,10 @@
   auth/...                    Civic Auth: browser flow and JSON API (django_civic.civic_auth)
   proofing/...                IDEMIA identity proofing pages and callback (django_civic.idemia)
   me/, me/identities/<id>/    the signed-in person's identities (django_civic.account)
+  api/schema/                 the OpenAPI schema of the JSON API, when drf-spectacular is installed
 """
+
+from importlib.util import find_spec
 
 from django.urls import include, path
 
@@ -16,3 +19,8 @@ urlpatterns = [
     path("auth/", include("django_civic.civic_auth.urls")),
     path("proofing/", include("django_civic.idemia.urls")),
 ]
+
+if find_spec("drf_spectacular") is not None:  # the openapi extra
+    from django_civic.api.schema import CivicSchemaView
+
+    urlpatterns.append(path("api/schema/", CivicSchemaView.as_view(), name="schema"))

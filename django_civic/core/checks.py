@@ -215,10 +215,11 @@ def check_cache_usable(app_configs: Any = None, **kwargs: Any) -> list[checks.Ch
     try:
         cache = caches[alias]
         if isinstance(cache, RedisCache):
-            cache._cache  # builds the client, which imports redis-py
+            _client = cache._cache  # builds the client, which imports redis-py
     except (ImportError, InvalidCacheBackendError) as exc:
         return [checks.Error(
-            f"The cache {alias!r} (CIVIC['CACHE_ALIAS']) cannot be used: {exc}. Until it can, {_REPLAY_DOWN}.",
+            f"The cache {alias!r} (CIVIC['CACHE_ALIAS']) cannot be used: {exc}. Until it can, "
+            f"{_REPLAY_DOWN}.",
             hint="Install the cache's client library (for Redis: pip install 'django-civic[redis]'), or fix "
                  "its BACKEND in CACHES.",
             id="django_civic.E010",
@@ -247,6 +248,6 @@ def check_cache_answers(app_configs: Any = None, **kwargs: Any) -> list[checks.C
     return [checks.Warning(
         f"A set/get round trip with the cache {alias!r} (CIVIC['CACHE_ALIAS']) {problem}: while it does, "
         f"{_REPLAY_DOWN}.",
-        hint="Start the cache server (for the README's settings: Redis at 127.0.0.1:6379) or fix its LOCATION.",
+        hint="Start the cache server (the README's settings: Redis at 127.0.0.1:6379) or fix its LOCATION.",
         id="django_civic.W005",
     )]
