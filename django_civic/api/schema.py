@@ -12,6 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.renderers import (
+    OpenApiJsonRenderer,
+    OpenApiJsonRenderer2,
+    OpenApiYamlRenderer,
+    OpenApiYamlRenderer2,
+)
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.permissions import AllowAny
 
@@ -43,6 +49,8 @@ class CivicSchemaView(SpectacularAPIView):
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
     throttle_classes: list[Any] = []
+    # JSON unless YAML is asked for, like the API it describes.
+    renderer_classes = [OpenApiJsonRenderer, OpenApiJsonRenderer2, OpenApiYamlRenderer, OpenApiYamlRenderer2]
     custom_settings = SETTINGS
 
     def get_exception_handler(self) -> Any:
