@@ -1,6 +1,6 @@
 """OpenAPI annotations of the API views, with or without drf-spectacular (the ``openapi`` extra).
 
-With drf-spectacular installed, ``extend_schema`` and ``extend_schema_field`` are its decorators, and
+With drf-spectacular installed, :func:`extend_schema` and :func:`extend_schema_field` are its decorators, and
 :func:`view_schema` gives every :class:`~django_civic.api.base.CivicAPIView` its ``AutoSchema``, so our schema
 does not depend on the site's ``REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"]``. Without it the decorators leave
 what they decorate unchanged: the annotations cost nothing and the package does not need the library.
@@ -9,29 +9,48 @@ what they decorate unchanged: the annotations cost nothing and the package does 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from importlib.util import find_spec
+from typing import Any, TypeVar
 
 from rest_framework.schemas import DefaultSchema
 
 from django_civic.api.errors import ErrorSerializer
 
-try:
-    from drf_spectacular.openapi import AutoSchema
-    from drf_spectacular.utils import extend_schema, extend_schema_field
-except ImportError:  # the openapi extra is not installed
-    AutoSchema = None
+__all__ = ["INSTALLED", "error_responses", "extend_schema", "extend_schema_field", "view_schema"]
 
-    def extend_schema(*args: Any, **kwargs: Any) -> Callable[[Any], Any]:  # type: ignore[no-redef]
-        return lambda target: target
+T = TypeVar("T")
+INSTALLED = find_spec("drf_spectacular") is not None
 
-    extend_schema_field = extend_schema  # type: ignore[assignment]
 
-__all__ = ["error_responses", "extend_schema", "extend_schema_field", "view_schema"]
+def _unchanged(target: T) -> T:
+    return target
+
+
+def extend_schema(**kwargs: Any) -> Callable[[Any], Any]:
+    """drf-spectacular's ``extend_schema(**kwargs)``, or a decorator that changes nothing."""
+    if not INSTALLED:
+        return _unchanged
+    from drf_spectacular.utils import extend_schema as spectacular
+
+    return spectacular(**kwargs)
+
+
+def extend_schema_field(field: Any) -> Callable[[Any], Any]:
+    """drf-spectacular's ``extend_schema_field(field)``, or a decorator that changes nothing."""
+    if not INSTALLED:
+        return _unchanged
+    from drf_spectacular.utils import extend_schema_field as spectacular
+
+    return spectacular(field)
 
 
 def view_schema() -> Any:
     """The ``schema`` of our views: drf-spectacular's ``AutoSchema`` when installed, else DRF's default."""
-    return AutoSchema() if AutoSchema is not None else DefaultSchema()
+    if not INSTALLED:
+        return DefaultSchema()
+    from drf_spectacular.openapi import AutoSchema
+
+    return AutoSchema()
 
 
 def error_responses(*statuses: int) -> dict[int, Any]:

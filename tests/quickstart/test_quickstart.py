@@ -61,12 +61,16 @@ def readme_blocks() -> dict[str, str]:
 
 
 def run(*args: str | Path, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess:
-    # The new project's own environment: none of the test suite's Django settings or import paths.
-    env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "PYTHONPATH")}
-    result = subprocess.run([str(a) for a in args], cwd=cwd, capture_output=True, text=True, timeout=600, env=env)
+    result = subprocess.run([str(a) for a in args], cwd=cwd, capture_output=True, text=True, timeout=600,
+                            env=project_env())
     if check and result.returncode != 0:
         raise AssertionError(f"{args} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
     return result
+
+
+def project_env() -> dict[str, str]:
+    """The new project's own environment: none of the test suite's Django settings or import paths."""
+    return {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "PYTHONPATH")}
 
 
 def build_wheel(tmp: Path) -> Path:
@@ -160,9 +164,9 @@ def test_the_readme_quick_start_signs_in_on_a_new_project(tmp_path):
             assert not re.search(r"django_civic\.[EW]\d{3}", result.stdout + result.stderr), result.stderr
 
     # The site, and a login through the sandbox in Debian's Chromium.
-    env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "PYTHONPATH")}
     server = subprocess.Popen([str(python), "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
-                              cwd=site, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                              cwd=site, env=project_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True)
     try:
         base = f"http://127.0.0.1:{port}"
         wait_until_up(f"{base}/", server)
