@@ -27,6 +27,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -170,6 +171,10 @@ def test_the_readme_quick_start_signs_in_on_a_new_project(tmp_path):
     try:
         base = f"http://127.0.0.1:{port}"
         wait_until_up(f"{base}/", server)
+        # Without the openapi extra (not in the README's line) there is no schema URL, and nothing misses it.
+        with pytest.raises(urllib.error.HTTPError) as missing:
+            urllib.request.urlopen(f"{base}/civic/api/schema/", timeout=10)
+        assert missing.value.code == 404
         me = sign_in_with_civic_sip(base)
     finally:
         server.terminate()
