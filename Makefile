@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint test-postgres test-mysql test-browser test-all bench tox install clean
+.PHONY: demo test lint test-postgres test-mysql test-browser test-quickstart test-all bench tox install clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -48,7 +48,15 @@ test-browser: $(STAMP)
 	$(PIP) install -e ".[browser]"
 	CIVIC_BROWSER_TESTS=1 $(PY) -m pytest -m browser
 
-test-all: test test-postgres test-mysql test-browser
+# The README's quick start on a new startproject site, from a built wheel in a new virtualenv, signed in
+# through the sandbox in Chromium (tests/quickstart). Needs Redis at 127.0.0.1:6379 (it uses database 11)
+# and the package index for the new virtualenv's packages.
+test-quickstart: $(STAMP)
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+	$(PIP) install -e ".[browser]"
+	CIVIC_QUICKSTART_TESTS=1 $(PY) -m pytest -m quickstart tests/quickstart
+
+test-all: test test-postgres test-mysql test-browser test-quickstart
 
 bench: $(STAMP)
 	$(PIP) install -e ".[bench]"

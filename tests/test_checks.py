@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 from django.core import checks
 
@@ -225,3 +227,50 @@ def test_e009_quiet_for_an_absolute_url_or_without_the_sandbox(production):
     assert core.check_sandbox_url() == []
     production.CIVIC = {"SANDBOX": False, "SANDBOX_URL": None}
     assert core.check_sandbox_url() == []
+
+
+# -- E010 / W005: a cache that cannot be used (every login would answer 503) -----------------------
+
+REDIS = "django.core.cache.backends.redis.RedisCache"
+NOWHERE = "redis://127.0.0.1:1/11"  # nothing listens on port 1: a connection is refused at once
+
+
+def test_e010_fires_when_the_redis_client_is_not_installed(production, monkeypatch):
+    # The README's settings use Django's RedisCache, which imports redis-py only when it builds its client:
+    # without the check, `check` was quiet and every login answered 503.
+    production.CACHES = {"default": {"BACKEND": REDIS, "LOCATION": NOWHERE}}
+    monkeypatch.setitem(sys.modules, "redis", None)  # what a site without `pip install redis` has
+    messages = core.check_cache_usable()
+    assert ids(messages) == ["django_civic.E010"]
+    assert "redis" in messages[0].msg and "django-civic[redis]" in messages[0].hint
+    assert "django_civic.E010" in ids(checks.run_checks())
+
+
+def test_e010_fires_for_a_backend_that_cannot_be_imported(production):
+    production.CIVIC = {**production.CIVIC, "CACHE_ALIAS": "replay"}
+    production.CACHES = {**production.CACHES, "replay": {"BACKEND": "django.core.cache.backends.nope.Cache"}}
+    assert ids(core.check_cache_usable()) == ["django_civic.E010"]
+
+
+def test_e010_never_connects(production):
+    # No server behind the address: E010 only imports, so it stays quiet (and fast) on every command.
+    production.CACHES = {"default": {"BACKEND": REDIS, "LOCATION": NOWHERE}}
+    assert core.check_cache_usable() == []
+    assert "django_civic.W005" not in ids(checks.run_checks())  # the round trip is a deploy check only
+
+
+def test_w005_fires_in_a_deploy_check_when_the_cache_server_is_down(production):
+    production.CACHES = {"default": {"BACKEND": REDIS, "LOCATION": NOWHERE}}
+    messages = core.check_cache_answers()
+    assert ids(messages) == ["django_civic.W005"] and "ConnectionError" in messages[0].msg
+    assert "django_civic.W005" in ids(checks.run_checks(include_deployment_checks=True))
+
+
+def test_w005_fires_for_a_cache_that_keeps_nothing(production):
+    production.CACHES = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
+    assert "did not keep a value" in core.check_cache_answers()[0].msg
+
+
+def test_w005_quiet_when_the_round_trip_works(production):
+    production.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    assert core.check_cache_answers() == []

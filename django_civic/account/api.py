@@ -28,7 +28,8 @@ from rest_framework.permissions import IsAuthenticated
 from django_civic import signals
 from django_civic.api.base import CivicAPIView
 from django_civic.api.errors import error_response
-from django_civic.api.serializers import IdentitySerializer, UserSerializer
+from django_civic.api.openapi import error_responses, extend_schema
+from django_civic.api.serializers import IdentitySerializer, MeSerializer, UnlinkedSerializer, UserSerializer
 from django_civic.civic_auth.authentication import CivicAccessTokenAuthentication
 from django_civic.models import CivicIdentity
 
@@ -49,6 +50,9 @@ def _authentication_classes() -> list[Any]:
     return [*classes, SessionAuthentication]
 
 
+@extend_schema(methods=["GET"], tags=["Account"], responses={200: MeSerializer, **error_responses(401, 503)},
+               description="The signed-in user and their identities with the verified attributes "
+                           "(image values are null here).")
 class MeView(CivicAPIView):
     authentication_classes = _authentication_classes()
     permission_classes = [IsAuthenticated]
@@ -64,6 +68,13 @@ class MeView(CivicAPIView):
         })
 
 
+@extend_schema(methods=["GET"], tags=["Account"],
+               responses={200: IdentitySerializer, **error_responses(401, 404, 503)},
+               description="One of your identities, image values included; another user's is 404.")
+@extend_schema(methods=["DELETE"], tags=["Account"],
+               responses={200: UnlinkedSerializer, **error_responses(401, 403, 404, 409, 503)},
+               description="Unlink one of your identities; 409 last_login_method when it is your only way "
+                           "to log in. With the session, Django's CSRF check applies (403).")
 class MeIdentityView(MeView):
     @sensitive_variables()  # the person's values, images included
     def get(self, request: Any, pk: int) -> JsonResponse:  # type: ignore[override]

@@ -25,6 +25,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
 from django_civic.api.errors import PayloadTooLarge, exception_handler
+from django_civic.api.openapi import view_schema
 from django_civic.core.debug import always_active_filter
 
 #: Largest JSON body our endpoints read. A SIP auth code is about 1 KB; everything else is smaller.
@@ -106,6 +107,8 @@ class CivicAPIView(APIView):
     authentication_classes: list[Any] = []
     permission_classes: list[Any] = [IsAuthenticated]
     throttle_classes: list[Any] = []
+    # drf-spectacular's AutoSchema when installed, whatever the site's DEFAULT_SCHEMA_CLASS (api.openapi).
+    schema = view_schema()
 
     def initialize_request(self, request: Any, *args: Any, **kwargs: Any) -> Any:
         # Our views handle codes, tokens and personal values: Django's error page and reports hide what

@@ -15,10 +15,10 @@ from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyF
 from django.http import Http404, JsonResponse
 from django.utils.encoding import force_str
 from django.utils.translation import gettext_lazy as _
-from rest_framework import exceptions
+from rest_framework import exceptions, serializers
 from rest_framework.views import set_rollback
 
-__all__ = ["PayloadTooLarge", "error_response", "exception_handler"]
+__all__ = ["ErrorSerializer", "PayloadTooLarge", "error_response", "exception_handler"]
 
 
 class PayloadTooLarge(exceptions.APIException):
@@ -55,6 +55,20 @@ _DETAILS: dict[str, Any] = {
     "permission_denied": _("You are not allowed to do this."),
     "not_found": _("Not found."),
 }
+
+
+class ErrorSerializer(serializers.Serializer):
+    """What :func:`error_response` answers, for the OpenAPI schema (``extra`` fields are optional)."""
+
+    error = serializers.CharField(help_text=_("A stable code, e.g. invalid_token, csrf_failed, throttled."))
+    detail = serializers.CharField(help_text=_("A translated message, safe to show to the user."))
+    retryable = serializers.BooleanField(required=False, help_text=_(
+        "Whether trying again may succeed (a login: with a new code)."))
+    retry_after = serializers.IntegerField(required=False, help_text=_("Seconds to wait (429)."))
+    # Named as the response names it: DRF still collects it, although Serializer has a ``fields`` property.
+    fields = serializers.DictField(  # type: ignore[assignment]
+        child=serializers.ListField(child=serializers.CharField()), required=False,
+        help_text=_("The messages by field (error invalid)."))
 
 
 def error_response(code: str, detail: Any, status: int, *, headers: Mapping[str, str] | None = None,

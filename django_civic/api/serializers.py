@@ -13,6 +13,7 @@ from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from django_civic.api.openapi import extend_schema_field
 from django_civic.core.redirects import MAX_NEXT_LENGTH
 from django_civic.protocols.sip import SCOPE_REQUESTS
 
@@ -72,6 +73,10 @@ _BLANK = _("This field may not be blank.")
 _UNKNOWN_SCOPE = _("Not a known Civic scope.")
 
 
+# The user's primary key: an integer for Django's User, a string for a UUID or character key.
+_PRIMARY_KEY = {"oneOf": [{"type": "integer"}, {"type": "string"}]}
+
+
 class UserSerializer(serializers.Serializer):
     """The few user fields a client needs; never the password hash or permission flags."""
 
@@ -79,6 +84,7 @@ class UserSerializer(serializers.Serializer):
     username = serializers.SerializerMethodField()
     email = serializers.SerializerMethodField()
 
+    @extend_schema_field(_PRIMARY_KEY)
     def get_id(self, user: Any) -> Any:
         return user.pk
 
@@ -126,11 +132,53 @@ class IdentitySerializer(serializers.Serializer):
     last_login = serializers.DateTimeField(allow_null=True)
     attributes = serializers.SerializerMethodField()
 
+    @extend_schema_field(StoredAttributeSerializer(many=True))
     def get_attributes(self, identity: Any) -> list[dict[str, Any]]:
         rows = sorted(identity.attributes.all(), key=lambda row: row.label)
         # many=True makes a ListSerializer, whose data is a list; the stubs give the class's own ReturnDict.
         data = StoredAttributeSerializer(rows, many=True, context=self.context).data
         return cast(list[dict[str, Any]], data)
+
+
+# The shapes below only describe requests and responses in the OpenAPI schema (django_civic.api.openapi): the
+# views validate and answer without them, for speed (sip_exchange_input, api.login.login_response).
+
+class SIPExchangeInputSerializer(serializers.Serializer):
+    token = serializers.CharField(required=False, max_length=MAX_TOKEN_LENGTH,
+                                  help_text=_("The auth code from civic.sip.js (or send it in the "
+                                              "Authorization header)."))
+    scope = serializers.ChoiceField(choices=sorted(SCOPE_REQUESTS), required=False)
+    next = serializers.CharField(required=False, allow_blank=True, max_length=MAX_NEXT_LENGTH,
+                                 help_text=_("Where to go after the login; an unsafe URL is replaced."))
+
+
+class LoginResponseSerializer(serializers.Serializer):
+    login_mode = serializers.ChoiceField(choices=["session", "token", "jwt"],
+                                         help_text=_("CIVIC['API']['LOGIN_MODE']."))
+    token = serializers.CharField(required=False, help_text=_("Token mode: a DRF token."))
+    access = serializers.CharField(required=False, help_text=_("JWT mode: a simplejwt access token."))
+    refresh = serializers.CharField(required=False, help_text=_("JWT mode: a simplejwt refresh token."))
+    user = UserSerializer()
+    civic_user_id = serializers.CharField(help_text=_("The identity's subject at its provider."))
+    user_created = serializers.BooleanField()
+    attributes = AttributeSerializer(many=True, help_text=_("Every attribute stored for this identity."))
+    next = serializers.CharField(help_text=_("A safe URL to go to now."))
+
+
+class NonceSerializer(serializers.Serializer):
+    nonce_id = serializers.CharField()
+    nonce = serializers.CharField()
+    expires_in = serializers.IntegerField(help_text=_("Seconds."))
+
+
+class MeSerializer(serializers.Serializer):
+    user = UserSerializer()
+    identities = IdentitySerializer(many=True)
+
+
+class UnlinkedSerializer(serializers.Serializer):
+    deleted = serializers.BooleanField()
+    id = serializers.IntegerField()
 
 
 TOKEN_REQUIRED = _("Send the Civic auth code as \"token\" in the JSON body or in the Authorization header.")

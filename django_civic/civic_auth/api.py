@@ -34,6 +34,8 @@ from rest_framework.permissions import AllowAny
 from django_civic.api.base import CivicAPIView
 from django_civic.api.errors import error_response
 from django_civic.api.login import check_login_csrf, login_response
+from django_civic.api.openapi import error_responses, extend_schema
+from django_civic.api.serializers import LoginResponseSerializer, NonceSerializer
 from django_civic.api.throttling import CivicExchangeThrottle
 from django_civic.conf import civic_settings
 from django_civic.core.redirects import MAX_NEXT_LENGTH
@@ -66,6 +68,12 @@ def _nonce_key(nonce_id: str) -> str:
     return NONCE_PREFIX + hashlib.sha256(nonce_id.encode()).hexdigest()
 
 
+@extend_schema(
+    methods=["POST"], tags=["Civic Auth"], request=None,
+    responses={200: NonceSerializer, **error_responses(429, 503)},
+    description="A fresh nonce for one Civic Auth login: put nonce in the authorization request, send "
+                "nonce_id with the ID token to civic/auth/token/.",
+)
 class NonceView(CivicAPIView):
     """``POST``: a fresh nonce for one Civic Auth login."""
 
@@ -98,6 +106,12 @@ class TokenLoginInput(serializers.Serializer):
                                  max_length=MAX_NEXT_LENGTH)
 
 
+@extend_schema(
+    methods=["POST"], tags=["Civic Auth"], request=TokenLoginInput,
+    responses={200: LoginResponseSerializer, **error_responses(400, 403, 409, 413, 415, 429, 502, 503)},
+    description="Log in with a Civic ID token that carries the nonce issued under nonce_id (single use). "
+                "In session mode the request must pass Django's CSRF check: 403 csrf_failed.",
+)
 @method_decorator(sensitive_post_parameters("id_token", "access_token"), name="dispatch")
 class TokenLoginView(CivicAPIView):
     """``POST``: log in with a Civic ID token that carries a nonce from :class:`NonceView`."""

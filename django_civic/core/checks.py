@@ -9,16 +9,21 @@ Stable ids (documented in docs/settings.md):
 - ``django_civic.E007`` ``CACHE_ALIAS`` names no configured cache
 - ``django_civic.E008`` (deploy) the sandbox's URLconf is mounted in the site's URLs
 - ``django_civic.E009`` ``SANDBOX`` on without an absolute http(s) ``SANDBOX_URL``
+- ``django_civic.E010`` the ``CACHE_ALIAS`` cache cannot be created (its backend or client library is missing)
 - ``django_civic.W003`` encryption and digest keys derived from ``SECRET_KEY`` in production
 - ``django_civic.W004`` a per-process cache behind replay protection
+- ``django_civic.W005`` (deploy) the ``CACHE_ALIAS`` cache fails a set/get round trip
 """
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from django.conf import settings
 from django.core import checks
+from django.core.cache import InvalidCacheBackendError, caches
+from django.core.cache.backends.redis import RedisCache
 from django.core.exceptions import ImproperlyConfigured
 from django.urls import URLResolver, get_resolver
 from django.utils.module_loading import import_string
@@ -177,14 +182,14 @@ def check_encryption_keys(app_configs: Any = None, **kwargs: Any) -> list[checks
 def check_replay_cache(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """E007 (no such cache) and W004 (a cache other processes cannot see)."""
     alias = civic_settings.CACHE_ALIAS
-    caches = getattr(settings, "CACHES", {}) or {}
-    if alias not in caches:
+    configured = getattr(settings, "CACHES", {}) or {}
+    if alias not in configured:
         return [checks.Error(
             f"CIVIC['CACHE_ALIAS'] = {alias!r} is not in CACHES.",
             hint="Name a shared cache (Redis, Memcached or the database cache).",
             id="django_civic.E007",
         )]
-    backend = caches[alias].get("BACKEND", "")
+    backend = configured[alias].get("BACKEND", "")
     if not any(_has_subclass([backend], path) for path in _PER_PROCESS_CACHES):
         return []
     return [checks.Warning(
@@ -192,4 +197,59 @@ def check_replay_cache(app_configs: Any = None, **kwargs: Any) -> list[checks.Ch
         "tokens could be replayed against another worker or server.",
         hint="Point CIVIC['CACHE_ALIAS'] at a shared cache: Redis, Memcached or the database cache.",
         id="django_civic.W004",
+    )]
+
+
+_REPLAY_DOWN = "every Civic login would be refused (503 replay_check_unavailable)"
+
+
+@checks.register(checks.Tags.caches)
+def check_cache_usable(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """E010: the cache cannot even be created, found without connecting (this runs on every command).
+
+    Creating a cache imports its ``BACKEND`` and, for most backends, their client library. Django's
+    ``RedisCache`` imports redis-py only when it first builds its client, so that client is built here
+    too: building it does not connect.
+    """
+    alias = civic_settings.CACHE_ALIAS
+    if alias not in (getattr(settings, "CACHES", {}) or {}):
+        return []  # E007
+    try:
+        cache = caches[alias]
+        if isinstance(cache, RedisCache):
+            _client = cache._cache  # builds the client, which imports redis-py
+    except (ImportError, InvalidCacheBackendError) as exc:
+        return [checks.Error(
+            f"The cache {alias!r} (CIVIC['CACHE_ALIAS']) cannot be used: {exc}. Until it can, "
+            f"{_REPLAY_DOWN}.",
+            hint="Install the cache's client library (for Redis: pip install 'django-civic[redis]'), or fix "
+                 "its BACKEND in CACHES.",
+            id="django_civic.E010",
+        )]
+    return []
+
+
+@checks.register(checks.Tags.caches, deploy=True)
+def check_cache_answers(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """W005 (``check --deploy`` only: it talks to the cache server): a set/get round trip fails."""
+    alias = civic_settings.CACHE_ALIAS
+    if alias not in (getattr(settings, "CACHES", {}) or {}) or check_cache_usable():
+        return []  # E007 or E010 said why already
+    key, value = f"django_civic:check:{secrets.token_hex(8)}", secrets.token_hex(8)
+    cache = caches[alias]
+    try:
+        cache.set(key, value, 10)
+        answered = cache.get(key)
+        cache.delete(key)
+    except Exception as exc:  # any backend failure: that is what this check is for
+        problem = f"failed ({type(exc).__name__}: {exc})"
+    else:
+        if answered == value:
+            return []
+        problem = "did not keep a value for the next read"
+    return [checks.Warning(
+        f"A set/get round trip with the cache {alias!r} (CIVIC['CACHE_ALIAS']) {problem}: while it does, "
+        f"{_REPLAY_DOWN}.",
+        hint="Start the cache server (the README's settings: Redis at 127.0.0.1:6379) or fix its LOCATION.",
+        id="django_civic.W005",
     )]

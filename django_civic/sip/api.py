@@ -30,7 +30,14 @@ from django_civic import sip
 from django_civic.api.base import CivicAPIView
 from django_civic.api.errors import error_response
 from django_civic.api.login import check_login_csrf, login_response
-from django_civic.api.serializers import TOKEN_REQUIRED, looks_like_jwt, sip_exchange_input
+from django_civic.api.openapi import error_responses, extend_schema
+from django_civic.api.serializers import (
+    TOKEN_REQUIRED,
+    LoginResponseSerializer,
+    SIPExchangeInputSerializer,
+    looks_like_jwt,
+    sip_exchange_input,
+)
 from django_civic.api.throttling import CivicExchangeThrottle
 from django_civic.exceptions import CivicLoginError
 
@@ -52,6 +59,13 @@ _SIP_ERRORS: tuple[tuple[type[sip.SIPError], int, Any], ...] = (
 )
 
 
+@extend_schema(
+    methods=["POST"], tags=["Civic SIP"], request=SIPExchangeInputSerializer,
+    responses={200: LoginResponseSerializer, **error_responses(400, 403, 409, 413, 415, 429, 502, 503, 504)},
+    description="Trade the auth code from civic.sip.js for a login in the configured mode. The code may "
+                "instead come in the Authorization header (raw or Bearer). In session mode the request "
+                "must pass Django's CSRF check (X-CSRFToken header and csrftoken cookie): 403 csrf_failed.",
+)
 @method_decorator(sensitive_post_parameters("token"), name="dispatch")
 class SIPExchangeView(CivicAPIView):
     authentication_classes: list[Any] = []  # anonymous by design: this *is* the login
