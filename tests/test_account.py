@@ -178,20 +178,30 @@ def test_bad_disconnect_input_is_a_4xx_and_changes_nothing(civic):
     assert snapshot() == before
 
 
-def test_logout_and_disconnect_are_post_only_and_csrf_protected(civic, settings):
-    # Even on a site that left CsrfViewMiddleware out: the views protect themselves.
+@pytest.fixture
+def cross_site(civic, settings):
+    """A browser signed in with two logins, posting from another site (no CSRF token), on a site that left
+    CsrfViewMiddleware out: the views must protect themselves."""
     settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if m != "django.middleware.csrf.CsrfViewMiddleware"]
     setup = browser()
     sip_login(civic, setup, "alice")
     civic_auth_login(civic, setup, "alice")  # two logins, so one could be disconnected
     identity = CivicIdentity.objects.get(provider="civic_sip")
-    ann = browser(enforce_csrf_checks=True)  # the same browser, posting from another site: no CSRF token
+    ann = browser(enforce_csrf_checks=True)
     ann.cookies = setup.cookies
-    before = snapshot()
+    return ann, identity
 
+
+def test_logout_is_post_only_and_csrf_protected(cross_site):
+    ann, _identity = cross_site
     assert ann.get(LOGOUT).status_code == 200 and signed_in_as(ann)  # GET only asks
-    assert ann.get(CONNECTIONS, {"identity": identity.pk}).status_code == 200
     assert ann.post(LOGOUT).status_code == 403 and signed_in_as(ann)
+
+
+def test_disconnect_is_post_only_and_csrf_protected(cross_site):
+    ann, identity = cross_site
+    before = snapshot()
+    assert ann.get(CONNECTIONS, {"identity": identity.pk}).status_code == 200  # GET only lists
     assert ann.post(CONNECTIONS, {"identity": identity.pk}).status_code == 403
     assert snapshot() == before
 
