@@ -49,7 +49,7 @@ def test_prove_identity_and_see_it_on_the_profile_and_in_the_admin(page, site, b
 
     page.get_by_test_id("proofing-start-link").click()
     expect(page.get_by_test_id("idemia-sandbox-banner")).to_be_visible()
-    page.get_by_test_id("idemia-persona-bruno").check()
+    page.get_by_test_id("idemia-persona-bob").check()
     page.screenshot(path=SCREENSHOT_JOURNEY, full_page=True)
     page.get_by_test_id("idemia-outcome-verified").click()
 
@@ -60,7 +60,7 @@ def test_prove_identity_and_see_it_on_the_profile_and_in_the_admin(page, site, b
 
     page.goto(f"{site}/profile/")
     expect(page.get_by_role("heading", name="IDEMIA identity proofing")).to_be_visible()
-    expect(page.get_by_role("cell", name="Testeur", exact=True)).to_be_visible()
+    expect(page.get_by_role("cell", name="Stone", exact=True)).to_be_visible()
     expect(page.get_by_role("cell", name="FR9988776", exact=True)).to_be_visible()
     page.screenshot(path=SCREENSHOT_PROFILE, full_page=True)
     assert page.javascript_errors == []
