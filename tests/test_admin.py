@@ -355,7 +355,8 @@ def test_users_changelist_shows_verification_with_filters(staff):
                                    expires_at=timezone.now(), completed_at=timezone.now())
     url = reverse("admin:auth_user_changelist")
     body = staff.get(url).content.decode()
-    assert "Civic logins" in body and "Civic Auth, Civic SIP" in body and "LOA3" in body
+    assert "Civic Auth, Civic SIP</span><br><small class=\"civic-facts\">LOA3</small>" in body
+    assert "Civic SIP</span><br><small class=\"civic-facts\">email ✓</small>" in body
     assert "https://auth.civic.com" not in body
 
     def listed(**query):

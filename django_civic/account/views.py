@@ -191,12 +191,21 @@ _IMAGE_TYPES = {"/9j/": "image/jpeg", "iVBORw0KGgo": "image/png"}
 def profile(request: HttpRequest) -> HttpResponse:
     identities = (CivicIdentity.objects.filter(user=request.user)
                   .prefetch_related("attributes").order_by("created_at", "pk"))
-    sections = [{
-        "identity": identity,
-        "name": provider_name(identity.provider),
-        "rows": [_row(attribute) for attribute in sorted(identity.attributes.all(), key=lambda a: a.label)],
-    } for identity in identities]
+    sections = [{"identity": identity, "name": provider_name(identity.provider), "rows": _rows(identity)}
+                for identity in identities]
     return render(request, "django_civic/account/profile.html", {"sections": sections})
+
+
+def _rows(identity: CivicIdentity) -> list[AttributeRow]:
+    # Civic Auth records a verified email twice (oidc.email, and contact.personal.email for the linking
+    # rule): the person sees it once.
+    rows, seen = [], set()
+    for attribute in sorted(identity.attributes.all(), key=lambda a: a.label):
+        row = _row(attribute)
+        if (row.name, row.value, row.is_valid, row.is_owner) not in seen:
+            seen.add((row.name, row.value, row.is_valid, row.is_owner))
+            rows.append(row)
+    return rows
 
 
 def _row(attribute: Any) -> AttributeRow:

@@ -24,6 +24,7 @@ from django.db import connections
 from django.db.models import Case, Exists, F, OuterRef, Prefetch, QuerySet, Subquery, Value, When
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
+from django.utils.formats import date_format
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
@@ -245,7 +246,7 @@ class CivicIdentityAdmin(admin.ModelAdmin):
     # The user by id, not by username: usernames are made from verified names and emails (the adapter's
     # default), which this list masks for staff who may only view identities.
     list_display = ("short_subject", "user_link", "provider_display", "verified_email", "email_verified",
-                    "last_login")
+                    "last_login_date")
     list_filter = (ProviderFilter, ValidityFilter)
     list_select_related = ("user",)
     show_full_result_count = False
@@ -272,6 +273,11 @@ class CivicIdentityAdmin(admin.ModelAdmin):
     @admin.display(description=_("provider"), ordering="provider")
     def provider_display(self, obj: CivicIdentity) -> str:
         return provider_name(obj.provider)
+
+    @admin.display(description=_("last login"), ordering="last_login")
+    def last_login_date(self, obj: CivicIdentity) -> str:
+        # The date only: a full date and time made the list wider than a 1280 px screen.
+        return date_format(obj.last_login, "SHORT_DATE_FORMAT") if obj.last_login else "-"
 
     @admin.display(description=_("user"), ordering="user")
     def user_link(self, obj: CivicIdentity) -> str:
@@ -435,21 +441,19 @@ class CivicUserAdminMixin:
         ).prefetch_related(Prefetch("civic_identities", to_attr="civic_identity_list",
                                     queryset=CivicIdentity.objects.only("id", "user_id", "provider")))
 
-    @admin.display(description=_("Civic logins"))
-    def civic_providers(self, obj: Any) -> str:
+    @admin.display(description=_("Civic"))
+    def civic_verification(self, obj: Any) -> str:
+        """One narrow column (the site's own columns and the filters already fill 1280 px): the connected
+        providers, then "email ✓" and the level of assurance when there are any."""
         names = sorted({provider_name(i.provider) for i in getattr(obj, "civic_identity_list", ())})
-        return ", ".join(names) or "-"
-
-    @admin.display(description=_("verified email"), boolean=True)
-    def civic_verified_email(self, obj: Any) -> bool:
-        return bool(getattr(obj, "civic_has_verified_email", False))
-
-    @admin.display(description=_("level of assurance"))
-    def civic_level_of_assurance(self, obj: Any) -> str:
-        return getattr(obj, "civic_level", None) or "-"
+        facts = [str(_("email ✓"))] if getattr(obj, "civic_has_verified_email", False) else []
+        if getattr(obj, "civic_level", None):
+            facts.append(obj.civic_level)
+        return format_html('<span class="civic-providers">{}</span><br><small class="civic-facts">{}</small>',
+                           ", ".join(names) or "-", " · ".join(facts))
 
 
-CIVIC_USER_COLUMNS = ("civic_providers", "civic_verified_email", "civic_level_of_assurance")
+CIVIC_USER_COLUMNS = ("civic_verification",)
 CIVIC_USER_FILTERS = (UserProviderFilter, UserVerifiedEmailFilter, UserAssuranceFilter)
 
 
