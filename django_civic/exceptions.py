@@ -117,7 +117,7 @@ class LastLoginMethod(CivicLoginError):
 
 
 class IdentityNotFound(CivicLoginError):
-    """No identity of the user has this id (other users' identities answer the same, so ids cannot be probed)."""
+    """No identity of the user has this id (another user's answers the same, so ids cannot be probed)."""
 
     code = "not_found"
     status = 404

@@ -30,7 +30,8 @@ EXCHANGE = "/civic/sip/exchange/"
 @pytest.fixture
 def civic(settings, civic_sandbox):
     caches["default"].clear()
-    settings.CIVIC = civic_sandbox.civic_settings(SANDBOX_ALLOW_WITHOUT_DEBUG=True, API={"THROTTLE_RATE": None})
+    settings.CIVIC = civic_sandbox.civic_settings(SANDBOX_ALLOW_WITHOUT_DEBUG=True,
+                                                  API={"THROTTLE_RATE": None})
     return civic_sandbox
 
 
@@ -39,7 +40,8 @@ def browser(**options) -> Client:
 
 
 def sip_login(civic, client, persona):
-    return client.post(EXCHANGE, {"token": civic.mint_code(persona)["authToken"]}, content_type="application/json")
+    return client.post(EXCHANGE, {"token": civic.mint_code(persona)["authToken"]},
+                       content_type="application/json")
 
 
 def civic_auth_login(civic, client, persona, *, next_url=""):
@@ -52,7 +54,8 @@ def civic_auth_login(civic, client, persona, *, next_url=""):
 def snapshot():
     """Everything connecting could change: who owns which identity, and every stored attribute."""
     return (sorted(CivicIdentity.objects.values_list("provider", "subject", "user_id")),
-            sorted(VerifiedAttribute.objects.values_list("identity_id", "label", "value_digest", "last_verified_at")),
+            sorted(VerifiedAttribute.objects.values_list("identity_id", "label", "value_digest",
+                                                         "last_verified_at")),
             sorted(User.objects.values_list("pk", "username", "email", "first_name", "last_name")))
 
 
@@ -76,15 +79,16 @@ def test_a_civic_login_while_signed_in_connects_to_the_same_account(civic):
     assert body["connected"] is True and body["login_mode"] is None and body["user_created"] is False
     assert body["user"]["id"] == first["user"]["id"] and body["next"] == CONNECTIONS
     assert User.objects.count() == 1
-    assert sorted(CivicIdentity.objects.filter(user_id=first["user"]["id"]).values_list("subject", flat=True)) \
-        == sorted([first["civic_user_id"], body["civic_user_id"]])
+    subjects = CivicIdentity.objects.filter(user_id=first["user"]["id"]).values_list("subject", flat=True)
+    assert sorted(subjects) == sorted([first["civic_user_id"], body["civic_user_id"]])
     assert signed_in_as(alice) == str(first["user"]["id"])
     assert "Your Civic SIP login is now connected to this account." in notices(response)
 
     # Civic Auth too, through the redirect flow: back on the connections page, still the same person.
     done = civic_auth_login(civic, alice, "alice")
     assert done.status_code == 302 and done["Location"] == CONNECTIONS
-    assert User.objects.count() == 1 and CivicIdentity.objects.filter(user_id=first["user"]["id"]).count() == 3
+    assert User.objects.count() == 1
+    assert CivicIdentity.objects.filter(user_id=first["user"]["id"]).count() == 3
     page = alice.get(CONNECTIONS)
     assert "Your Civic Auth login is now connected to this account." in notices(page)
     assert b"Civic SIP" in page.content and b"Civic Auth" in page.content and b"/oauth/" not in page.content
@@ -224,7 +228,8 @@ def test_logout_ends_the_civic_auth_session_where_configured(civic, settings):
     response = alice.post(LOGOUT)
     assert response.status_code == 302 and signed_in_as(alice) is None
     target = urlsplit(response["Location"])
-    assert response["Location"].startswith(civic.url.rstrip("/") + "/oauth/session/end?"), response["Location"]
+    end_session = civic.url.rstrip("/") + "/oauth/session/end?"
+    assert response["Location"].startswith(end_session), response["Location"]
     assert "id_token_hint=" in target.query
 
 
@@ -278,7 +283,8 @@ def test_the_profile_shows_human_labels_validity_and_source(civic):
     sip_login(civic, browser(), "bob")
     page = carol.get(PROFILE).content.decode()
     assert "From Civic SIP" in page
-    assert "Date of birth" in page and "1984-11-23" in page and "documents.genericId.dateOfBirth</th>" not in page
+    assert "Date of birth" in page and "1984-11-23" in page
+    assert "documents.genericId.dateOfBirth</th>" not in page
     assert "Name on the ID document" in page and "Verified" in page
     assert 'src="data:image/' in page  # the document image, as a picture, never as text
     assert "bob@example.org" not in page  # only the person's own data

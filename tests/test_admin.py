@@ -353,8 +353,8 @@ def test_users_changelist_shows_verification_with_filters(staff):
     sip = make_identity(1).user                                   # Civic SIP, verified email
     both = make_identity(2, provider="https://auth.civic.com/oauth/", valid=False).user
     record_identity(provider="civic_sip", subject="sip-of-2", attributes=[], user=both)
-    ProofingSession.objects.create(user=both, status=ProofingSession.Status.VERIFIED, level_of_assurance="LOA3",
-                                   expires_at=timezone.now(), completed_at=timezone.now())
+    ProofingSession.objects.create(user=both, status=ProofingSession.Status.VERIFIED,
+                                   level_of_assurance="LOA3", expires_at=timezone.now(), completed_at=timezone.now())
     url = reverse("admin:auth_user_changelist")
     body = staff.get(url).content.decode()
     assert "Civic Auth, Civic SIP</span><br><small class=\"civic-facts\">LOA3</small>" in body
@@ -379,6 +379,7 @@ def test_identity_pages_name_the_provider_once_and_each_label_once(staff):
                            extra={"documents.genericId.dateOfBirth": "1984-11-23"})
     listing = staff.get(reverse(CHANGELIST)).content.decode()
     assert "Civic Auth" in listing and "https://auth.civic.com/oauth/" not in listing
-    page = staff.get(reverse("admin:django_civic_civicidentity_change", args=[result.identity.pk])).content.decode()
+    url = reverse("admin:django_civic_civicidentity_change", args=[result.identity.pk])
+    page = staff.get(url).content.decode()
     assert "https://auth.civic.com/oauth/" not in page.split("<title>")[1].split("</title>")[0]
     assert page.count("Date of birth") == 1  # the row's own name, no second label column

@@ -50,7 +50,8 @@ def test_str_shows_provider_and_short_subject_never_values(user):
     # Providers and labels by their display names (core/labels.py), never an issuer URL or a raw key.
     assert str(identity) == "Civic SIP: 0xaaaaaa…"
     assert str(CivicIdentity(user=user, provider="idemia", subject="short")) == "IDEMIA: short"
-    assert str(CivicIdentity(user=user, provider="https://auth.civic.com/oauth/", subject="s")) == "Civic Auth: s"
+    civic_auth = CivicIdentity(user=user, provider="https://auth.civic.com/oauth/", subject="s")
+    assert str(civic_auth) == "Civic Auth: s"
     assert "ann" not in str(row) and "ann" not in repr(row)
     assert str(row) == "Email"
 

@@ -1,7 +1,7 @@
 """The account pages a Django site expects, for verified identity (allauth's ``account/`` pages).
 
-``login``        every enabled way in: Civic SIP buttons (``CIVIC["SIP"]["LOGIN_SCOPES"]``), Civic Auth, and the
-                 site's password form when ``ModelBackend`` is on. Usable as ``LOGIN_URL``; its ``next``
+``login``        every enabled way in: Civic SIP buttons (``CIVIC["SIP"]["LOGIN_SCOPES"]``), Civic Auth,
+                 and the site's password form when ``ModelBackend`` is on. Usable as ``LOGIN_URL``; its ``next``
                  goes through the one safe-redirect helper (``core/redirects.py``).
 ``logout``       GET asks, POST logs out (CSRF-protected; a link or an ``<img>`` elsewhere cannot log anyone
                  out), ending the Civic Auth session too with ``CIVIC["AUTH"]["PROVIDER_LOGOUT"]``.
@@ -80,7 +80,8 @@ class _SafeNext:
 
 
 class LoginView(_SafeNext, auth_views.LoginView):
-    """Django's ``LoginView`` (the password form, ``next``, ``redirect_authenticated_user``) plus the Civic ways in."""
+    """Django's ``LoginView`` (the password form, ``next``, ``redirect_authenticated_user``) plus the Civic
+    ways in."""
 
     template_name = "django_civic/account/login.html"
 

@@ -409,8 +409,8 @@ class CivicUserAdminMixin:
     Three columns from one query: two annotations and one prefetch of the identities' providers."""
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
-        latest_level = (ProofingSession.objects.filter(user=OuterRef("pk"), status=ProofingSession.Status.VERIFIED)
-                        .order_by("-completed_at", "-pk").values("level_of_assurance")[:1])
+        verified = ProofingSession.objects.filter(user=OuterRef("pk"), status=ProofingSession.Status.VERIFIED)
+        latest_level = (verified.order_by("-completed_at", "-pk").values("level_of_assurance")[:1])
         return super().get_queryset(request).annotate(  # type: ignore[misc]
             civic_has_verified_email=_verified_email_of_user(), civic_level=Subquery(latest_level),
         ).prefetch_related(Prefetch("civic_identities", to_attr="civic_identity_list",

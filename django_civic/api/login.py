@@ -41,8 +41,8 @@ from django_civic.core.labels import provider_name
 from django_civic.core.redirects import login_redirect_url, safe_next_url
 from django_civic.exceptions import InactiveUser
 
-__all__ = ["LOGIN_MODES", "LoginCSRFFailed", "check_login_csrf", "complete_login", "login_mode", "login_response",
-           "notify"]
+__all__ = ["LOGIN_MODES", "LoginCSRFFailed", "check_login_csrf", "complete_login", "login_mode",
+           "login_response", "notify"]
 
 LOGIN_MODES = ("session", "token", "jwt")
 

@@ -28,8 +28,8 @@ from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from rest_framework import serializers
-from rest_framework.exceptions import ValidationError
 from rest_framework.authentication import SessionAuthentication
+from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import AllowAny
 
 from django_civic.api.base import CivicAPIView

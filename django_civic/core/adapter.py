@@ -65,7 +65,8 @@ class DefaultCivicAdapter:
         """Fill a new user before it is saved: a generated username plus the mapped verified fields."""
         username_field = user.USERNAME_FIELD
         setattr(user, username_field, self.generate_username(request, provider, subject, attributes))
-        for name, value in {**self.name_values(user, attributes), **self.user_field_values(user, attributes)}.items():
+        values = {**self.name_values(user, attributes), **self.user_field_values(user, attributes)}
+        for name, value in values.items():
             setattr(user, name, value)
 
     def save_user(self, request: HttpRequest | None, user: AbstractBaseUser, provider: str,
@@ -137,7 +138,8 @@ class DefaultCivicAdapter:
                     attributes: Sequence[Any]) -> list[str]:
         """Sync mapped user fields from verified attributes on a later login; returns the changed names."""
         changed = []
-        for name, value in {**self.name_values(user, attributes), **self.user_field_values(user, attributes)}.items():
+        values = {**self.name_values(user, attributes), **self.user_field_values(user, attributes)}
+        for name, value in values.items():
             if getattr(user, name) != value:
                 setattr(user, name, value)
                 changed.append(name)
@@ -218,7 +220,8 @@ def _username_candidate(field: Any, part: str) -> str:
 def _readable_username(attributes: Sequence[Any]) -> str:
     """``alice`` from a verified email, else ``carol.danvers`` from a verified name; "" if neither (ASCII,
     the characters Django's username validator accepts)."""
-    verified = {a.label: a.value for a in attributes if a.is_valid and a.is_owner and isinstance(a.value, str)}
+    verified = {a.label: a.value for a in attributes
+                if a.is_valid and a.is_owner and isinstance(a.value, str)}
     email = next((verified[label] for label in _EMAIL_LABELS if "@" in verified.get(label, "")), "")
     if email:
         base = _ascii(email.rpartition("@")[0])

@@ -1,4 +1,4 @@
-"""One catalogue of human names: every attribute label Civic SIP, Civic Auth and IDEMIA send, and the providers.
+"""One catalogue of human names: every attribute label Civic SIP, Civic Auth and IDEMIA send, and providers.
 
 The profile page, the admin, the ``me/`` API (``label_display``, ``provider_display``) and the templates
 (``{{ label|civic_label }}``) all read it, so a label is named the same everywhere and translated once.

@@ -9,6 +9,7 @@ from typing import Any
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+
 from django_civic.core.labels import attribute_label, provider_name
 from django_civic.models import CivicIdentity
 
