@@ -40,6 +40,8 @@ DEFAULTS: dict[str, Any] = {
         "CSS_URL": "https://hosted-sip.civic.com/css/civic-modal.min.css",
         # Cap on the S3 "processed" payload that a large exchange downloads.
         "MAX_PAYLOAD_BYTES": 16 * 1024 * 1024,
+        # The scope requests the login and connections pages offer, one button each.
+        "LOGIN_SCOPES": ["BASIC_SIGNUP"],
     },
     "AUTH": {
         "CLIENT_ID": "",

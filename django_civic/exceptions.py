@@ -54,7 +54,8 @@ class IdentityLinkedElsewhere(CivicLoginError):
 
     code = "already_linked"
     status = 409
-    default_detail = _("This identity is already linked to another account.")
+    default_detail = _("This login belongs to another account. Sign out and sign in with it to use that "
+                       "account; it was not connected to this one.")
 
 
 class InactiveUser(CivicLoginError):
@@ -104,3 +105,20 @@ __all__ = [
     "CivicLoginError", "EmailLinkRefused", "IdentityLinkedElsewhere", "InactiveUser", "InvalidIdentity",
     "LoginRefused", "ReplayCheckUnavailable", "SignupClosed", "TokenReplayed",
 ]
+
+
+class LastLoginMethod(CivicLoginError):
+    """Disconnecting this identity would leave the account with no way to log in."""
+
+    code = "last_login_method"
+    status = 409
+    default_detail = _("This is the only way to log in to your account. Set a password or connect "
+                       "another login before removing it.")
+
+
+class IdentityNotFound(CivicLoginError):
+    """No identity of the user has this id (another user's answers the same, so ids cannot be probed)."""
+
+    code = "not_found"
+    status = 404
+    default_detail = _("No such identity.")

@@ -61,7 +61,8 @@ TEMPLATES = [
 DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": BASE_DIR / "db.sqlite3"}}
 
 STATIC_URL = "/static/"
-LOGIN_URL = "/"
+# django_civic's account pages: sign-in with every enabled way in, and back to the demo's profile.
+LOGIN_URL = "django_civic:login"
 LOGIN_REDIRECT_URL = "/profile/"
 LOGOUT_REDIRECT_URL = "/"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -127,7 +127,9 @@ def test_search_by_exact_email_in_any_case(staff):
     target = make_identity(1, email="Findme@Example.com").identity
     make_identity(2)
     assert _found(staff, "  findme@example.COM ") == {target.pk}
-    assert _found(staff, "findme") == set()  # exact match only: no substring search over ciphertext
+    # Exact match only: no substring search over ciphertext. (Not "findme": that is now the user's
+    # username, made from the verified email's local part, and usernames are searched exactly.)
+    assert _found(staff, "findme@example") == set()
 
 
 def test_search_by_phone_in_any_format(staff):
@@ -339,3 +341,45 @@ def test_counts_stop_at_the_cap(staff, monkeypatch):
     monkeypatch.setattr(LargeTablePaginator, "COUNT_CAP", 10)
     assert staff.get(reverse(CHANGELIST)).context["cl"].result_count == 5  # exact below the cap
     assert LargeTablePaginator(CivicIdentity.objects.filter(provider="idemia").order_by("pk"), 10).count == 0
+
+
+# -- verification at a glance (issue 15) ------------------------------------------------------------
+
+def test_users_changelist_shows_verification_with_filters(staff):
+    from django.utils import timezone
+
+    from django_civic.models import ProofingSession
+
+    sip = make_identity(1).user                                   # Civic SIP, verified email
+    both = make_identity(2, provider="https://auth.civic.com/oauth/", valid=False).user
+    record_identity(provider="civic_sip", subject="sip-of-2", attributes=[], user=both)
+    ProofingSession.objects.create(user=both, status=ProofingSession.Status.VERIFIED,
+                                   level_of_assurance="LOA3", expires_at=timezone.now(), completed_at=timezone.now())
+    url = reverse("admin:auth_user_changelist")
+    body = staff.get(url).content.decode()
+    assert "Civic Auth, Civic SIP</span><br><small class=\"civic-facts\">LOA3</small>" in body
+    assert "Civic SIP</span><br><small class=\"civic-facts\">email ✓</small>" in body
+    assert "https://auth.civic.com" not in body
+
+    def listed(**query):
+        response = staff.get(url, query)
+        assert response.status_code == 200
+        return {user.pk for user in response.context["cl"].result_list}
+
+    assert listed(civic_provider="civic_auth") == {both.pk}
+    assert listed(civic_provider="civic_sip") == {sip.pk, both.pk}
+    assert listed(civic_verified_email="yes") == {sip.pk}
+    assert listed(civic_loa="LOA3") == {both.pk}
+    admin_user = User.objects.get(username="admin")
+    assert listed(civic_provider="none") == listed(civic_loa="none") - {sip.pk} == {admin_user.pk}
+
+
+def test_identity_pages_name_the_provider_once_and_each_label_once(staff):
+    result = make_identity(1, provider="https://auth.civic.com/oauth/",
+                           extra={"documents.genericId.dateOfBirth": "1984-11-23"})
+    listing = staff.get(reverse(CHANGELIST)).content.decode()
+    assert "Civic Auth" in listing and "https://auth.civic.com/oauth/" not in listing
+    url = reverse("admin:django_civic_civicidentity_change", args=[result.identity.pk])
+    page = staff.get(url).content.decode()
+    assert "https://auth.civic.com/oauth/" not in page.split("<title>")[1].split("</title>")[0]
+    assert page.count("Date of birth") == 1  # the row's own name, no second label column

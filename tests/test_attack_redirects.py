@@ -94,6 +94,27 @@ def test_a_whole_civic_auth_login_ends_on_the_site(civic, record_figure):
                   entry_points=3, redirected_off_site=0)
 
 
+def test_the_account_pages_answer_the_default(civic, record_figure):
+    """The login page (its Civic buttons, its password form, the password login itself) and the logout
+    take ``next`` through the one helper: Django's own check alone would keep on-site forms this project
+    refuses (``/%2F%2Fevil.example``, ``/\u200b/evil.example``)."""
+    from django.contrib.auth import get_user_model
+
+    get_user_model().objects.create_user("ann", password="pw")
+    for next_url in HOSTILE_NEXT:
+        page = browser().get("/civic/account/login/", {"next": next_url})
+        assert page.status_code == 200, repr(next_url)
+        assert all(value == "" for value in next_fields(page.content)), repr(next_url)
+        client = browser()
+        done = client.post("/civic/account/login/", {"username": "ann", "password": "pw", "next": next_url})
+        assert done.status_code == 302 and done["Location"] == DEFAULT, (repr(next_url), done["Location"])
+        out = client.post("/civic/account/logout/", {"next": next_url})
+        assert out.status_code == 302, repr(next_url)
+        assert out["Location"] == "/civic/account/login/", (repr(next_url), out["Location"])
+    record_figure("open_redirect.account_pages", forms=len(HOSTILE_NEXT), entry_points=3,
+                  redirected_off_site=0)
+
+
 def test_the_button_tags_drop_a_hostile_next_from_the_page(record_figure):
     template = Template("{% load civic %}{% civic_button %}{% civic_auth_button %}")
     for next_url in HOSTILE_NEXT:

@@ -91,7 +91,7 @@ def test_journey_page_offers_personas_and_outcomes(civic_sandbox):
         f"{civic_sandbox.url}idemia/rp/api/v1/ipa/start", params={"session-id": session_id}, timeout=5
     )
     assert page.status_code == 200
-    for testid in ("idemia-persona-alice", "idemia-persona-bruno", "idemia-outcome-verified",
+    for testid in ("idemia-persona-alice", "idemia-persona-bob", "idemia-outcome-verified",
                    "idemia-outcome-not-verified", "idemia-outcome-error", "idemia-outcome-heartbeat-timeout"):
         assert f'data-testid="{testid}"' in page.text
     assert civic_sandbox.idemia_session(session_id)["state"] == "STARTED"
@@ -118,7 +118,7 @@ def test_finishing_redirects_to_goto_and_calls_back(civic_sandbox):
         response = requests.post(
             f"{civic_sandbox.url}idemia/rp/api/v1/ipa/finish",
             allow_redirects=False,
-            data={"session-id": session_id, "persona": "chen", "outcome": "VERIFIED"},
+            data={"session-id": session_id, "persona": "carol", "outcome": "VERIFIED"},
             timeout=5,
         )
         assert response.status_code == 302 and response.headers["Location"] == "https://site.example/done/"

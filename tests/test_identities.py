@@ -65,7 +65,7 @@ def test_first_login_creates_user_identity_and_attributes(make_attributes, recor
     result = login(make_attributes(), scope="BASIC_SIGNUP")
     assert result.user_created and result.identity_created and not result.linked_by_email
     user = User.objects.get(pk=result.user.pk)
-    assert user.username.startswith("civic-") and len(user.username) == len("civic-") + 10
+    assert user.username == "ann"  # the verified email's local part (the adapter's default)
     assert user.email == "ann@example.com"
     assert not user.has_usable_password()
     identity = CivicIdentity.objects.get()
@@ -166,7 +166,7 @@ def test_protected_user_fields_are_never_written(make_attributes, settings):
         "first_name": "x.name"}}
     result = login(make_attributes(extra={"x.staff": "true", "x.su": "true", "x.name": "Ann"}))
     user = User.objects.get(pk=result.user.pk)
-    assert user.username.startswith("civic-") and not user.is_staff and not user.is_superuser
+    assert user.username == "ann" and not user.is_staff and not user.is_superuser  # not the mapped email
     assert user.first_name == "Ann"
 
 
@@ -179,7 +179,7 @@ def test_values_the_user_field_rejects_are_skipped(make_attributes):
 def test_username_is_unique_even_when_the_short_hash_is_taken(make_attributes):
     short = hashlib.sha256(b"civic_sip\x00s-3").hexdigest()
     User.objects.create(username=("civic-" + short[:10]).upper())  # taken, case-insensitively
-    result = login(make_attributes(), subject="s-3")
+    result = login(make_attributes(email=None, phone=None), subject="s-3")  # no name known: the hash
     assert result.user.username == "civic-" + short[:16]
 
 

@@ -81,7 +81,7 @@ def test_no_module_imports_itself_back():
 # system imports another. The fields and their encryption sit below the models that use them.
 _LAYERS = {
     "protocols": 0, "conf": 0, "exceptions": 0, "signals": 0, "core.encryption": 0, "core.fields": 0,
-    "core.emails": 0, "core.sandbox_credentials": 0,
+    "core.emails": 0, "core.sandbox_credentials": 0, "core.labels": 0,
     "models": 1, "core": 2, "api": 3, "sip": 4, "civic_auth": 4, "idemia": 4, "account": 5,
     "admin": 6, "templatetags": 6, "management": 6, "urls": 6, "backends": 6, "apps": 6, "sandbox": 7,
 }

@@ -47,10 +47,13 @@ def test_one_row_per_label(user):
 def test_str_shows_provider_and_short_subject_never_values(user):
     identity = CivicIdentity.objects.create(user=user, provider="civic_sip", subject="0x" + "a" * 62)
     row = attribute(identity)
-    assert str(identity) == "civic_sip:0xaaaaaa…"
-    assert str(CivicIdentity(user=user, provider="idemia", subject="short")) == "idemia:short"
+    # Providers and labels by their display names (core/labels.py), never an issuer URL or a raw key.
+    assert str(identity) == "Civic SIP: 0xaaaaaa…"
+    assert str(CivicIdentity(user=user, provider="idemia", subject="short")) == "IDEMIA: short"
+    civic_auth = CivicIdentity(user=user, provider="https://auth.civic.com/oauth/", subject="s")
+    assert str(civic_auth) == "Civic Auth: s"
     assert "ann" not in str(row) and "ann" not in repr(row)
-    assert str(row) == "contact.personal.email"
+    assert str(row) == "Email"
 
 
 def test_deleting_the_user_deletes_identities_and_attributes(user):

@@ -71,7 +71,7 @@ def populate(civic_sandbox, settings, tmp_path, **civic) -> People:
     web = Client()
     web.force_login(person)
     session = start(web)
-    path, body = finish(civic_sandbox, session, persona="bruno")
+    path, body = finish(civic_sandbox, session, persona="bob")
     assert post_callback(path, body).status_code == 204
     session.refresh_from_db()
     assert session.status == ProofingSession.Status.VERIFIED and session.proof_file

@@ -270,7 +270,7 @@ def bearer_and_exchange_flows(sandbox, ev: Evidence, web: Client) -> None:
 
 def idemia_flows(sandbox, ev: Evidence, web: Client) -> None:
     session = start(web)
-    path, body = finish(sandbox, session, persona="bruno")
+    path, body = finish(sandbox, session, persona="bob")
     ev.secret("IDEMIA callback secret", path.rstrip("/").rsplit("/", 1)[-1])
     sandbox.inject_fault("idemia.gips", "status", status=500)
     ev.response("idemia callback (GIPS down)", post_callback(path, body))

@@ -225,17 +225,17 @@ def test_repr_holds_no_secret(client):
 
 
 def test_identity_is_fetched_and_parsed(civic_sandbox, client):
-    identity_id = finished_identity(civic_sandbox, client, persona="bruno")
+    identity_id = finished_identity(civic_sandbox, client, persona="bob")
     record = client.get_identity(identity_id)
     assert record.identity_id == identity_id
     assert record.level_of_assurance == "LOA3" and record.meets("LOA2") and not record.meets("LOA4")
     assert record.is_final
-    assert record.person.given_names == "Bruno" and record.person.surname == "Testeur"
+    assert record.person.given_names == "Bob" and record.person.surname == "Stone"
     assert record.document.document_type == "IDENTITY_CARD" and record.document.issuing_country == "FRA"
     assert record.document.document_number == "FR9988776" and record.document.status == "VERIFIED"
     assert record.created_at is not None
     # Personal data never reaches a repr (hence logs and tracebacks).
-    assert "Testeur" not in repr(record) and "FR9988776" not in repr(record)
+    assert "Stone" not in repr(record) and "FR9988776" not in repr(record)
 
 
 def test_identity_fetch_sends_the_api_key_and_no_bearer(civic_sandbox):

@@ -256,8 +256,8 @@ def test_verified_identity_is_recorded_encrypted(idemia, browser, user):
     assert (identity.user, identity.provider, identity.subject) == (user, "idemia", body["identityId"])
     values = {a.label: a.value for a in identity.attributes.all()}
     assert values == {
-        "idemia.givenName": "Alice Marie",
-        "idemia.surname": "Sandbox",
+        "idemia.givenName": "Alice",
+        "idemia.surname": "Walker",
         "idemia.dateOfBirth": "1990-04-12",
         "idemia.documentType": "PASSPORT",
         "idemia.documentNumber": "X1234567",
@@ -269,7 +269,7 @@ def test_verified_identity_is_recorded_encrypted(idemia, browser, user):
     with connection.cursor() as cursor:
         cursor.execute("SELECT value FROM django_civic_verifiedattribute")
         stored = " ".join(row[0] for row in cursor.fetchall())
-    assert "X1234567" not in stored and "Sandbox" not in stored
+    assert "X1234567" not in stored and "Walker" not in stored
     stats = idemia.idemia_identity(body["identityId"])
     assert stats["identity_fetches"] == 1 and stats["proof_fetches"] == 0  # STORE_PROOF is off
 
@@ -422,7 +422,7 @@ def test_forged_secret_of_another_session(idemia, pending, browser):
 def test_forged_identity_of_another_session(idemia, pending, browser):
     session, path, body = pending
     victim = start(browser)
-    victim_path, victim_body = finish(idemia, victim, persona="bruno")
+    victim_path, victim_body = finish(idemia, victim, persona="bob")
     post_callback(victim_path, victim_body)
     before = snapshot(idemia)
     # Our session, pointed at the identity another session already bound.

@@ -92,7 +92,7 @@ def test_the_whole_journey(site, person, civic_sandbox):
     assert page.status_code == 200 and 'data-testid="idemia-outcome-verified"' in page.text
     # The person picks a persona and finishes; IDEMIA sends the browser back to us and calls us back.
     finished = requests.post(journey.split("start?")[0] + "finish", allow_redirects=False, timeout=10, data={
-        "session-id": session.idemia_session_id, "persona": "bruno", "outcome": "VERIFIED"})
+        "session-id": session.idemia_session_id, "persona": "bob", "outcome": "VERIFIED"})
     assert finished.status_code == 302
     assert finished.headers["Location"] == f"{site}/civic/proofing/{session.public_id}/done/"
     status = wait_until_final(site, person, session)
@@ -100,7 +100,7 @@ def test_the_whole_journey(site, person, civic_sandbox):
     done = person.get(finished.headers["Location"], timeout=10).text
     assert 'data-status="verified"' in done
     identity = CivicIdentity.objects.get(user=person.user, provider="idemia")
-    assert {a.label: a.value for a in identity.attributes.all()}["idemia.surname"] == "Testeur"
+    assert {a.label: a.value for a in identity.attributes.all()}["idemia.surname"] == "Stone"
     sandbox_session = civic_sandbox.idemia_session(session.idemia_session_id)
     assert sandbox_session["callback"]["state"] == "delivered"
     assert [a["status"] for a in sandbox_session["callback"]["attempts"]] == [204]

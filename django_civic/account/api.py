@@ -18,23 +18,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
 from django.http import JsonResponse
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.permissions import IsAuthenticated
 
-from django_civic import signals
 from django_civic.api.base import CivicAPIView
 from django_civic.api.errors import error_response
 from django_civic.api.openapi import error_responses, extend_schema
 from django_civic.api.serializers import IdentitySerializer, MeSerializer, UnlinkedSerializer, UserSerializer
 from django_civic.civic_auth.authentication import CivicAccessTokenAuthentication
+from django_civic.core.identities import NON_LOGIN_PROVIDERS, disconnect_identity
+from django_civic.exceptions import CivicLoginError
 from django_civic.models import CivicIdentity
 
-# Identities that are a way to log in. IDEMIA identity proofing adds facts to an account, it is no login.
-NON_LOGIN_PROVIDERS = frozenset({"idemia"})
+__all__ = ["NON_LOGIN_PROVIDERS", "MeIdentityView", "MeView"]
 
 
 def _authentication_classes() -> list[Any]:
@@ -85,27 +84,10 @@ class MeIdentityView(MeView):
         return JsonResponse(IdentitySerializer(identity, context={"include_images": True}).data)
 
     def delete(self, request: Any, pk: int) -> JsonResponse:
-        user = request.user
-        with transaction.atomic():
-            # Lock the user's identities so two concurrent unlinks cannot each see "one other left".
-            identities = list(CivicIdentity.objects.select_for_update().filter(user=user).order_by("pk"))
-            identity = next((row for row in identities if row.pk == pk), None)
-            if identity is None:
-                return _not_found()
-            others = [row for row in identities if row.pk != pk and row.provider not in NON_LOGIN_PROVIDERS]
-            if identity.provider not in NON_LOGIN_PROVIDERS and not others and not user.has_usable_password():
-                return error_response(
-                    "last_login_method",
-                    _("This is the only way to log in to your account. Set a password or connect "
-                      "another identity before removing it."),
-                    409,
-                )
-            provider, subject = identity.provider, identity.subject
-            identity.delete()
-            # delete() clears the pk but keeps the other fields, as the signal's receivers expect.
-            identity.provider, identity.subject = provider, subject
-            transaction.on_commit(lambda: signals.identity_unlinked.send(
-                sender=CivicIdentity, identity=identity, user=user, request=request._request))
+        try:
+            disconnect_identity(request.user, pk, request=request._request)
+        except CivicLoginError as exc:
+            return error_response(exc.code, exc.detail, exc.status)
         return JsonResponse({"deleted": True, "id": pk})
 
 

@@ -20,16 +20,20 @@ from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.core.paginator import Paginator
-from django.db.models import Case, Exists, F, OuterRef, Prefetch, QuerySet, Value, When
+from django.db.models import Case, Exists, F, OuterRef, Prefetch, QuerySet, Subquery, Value, When
 from django.http import HttpRequest
+from django.urls import NoReverseMatch, reverse
+from django.utils.formats import date_format
 from django.utils.functional import cached_property
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from django_civic.core.encryption import is_email_label, is_phone_label, is_searchable_label, search_digests
 from django_civic.core.fields import Ciphertext, EncryptedTextField
 from django_civic.core.identities import purge_attributes, unlink_identity
-from django_civic.models import CivicIdentity, VerifiedAttribute
+from django_civic.core.labels import provider_name
+from django_civic.models import CivicIdentity, ProofingSession, VerifiedAttribute
 from django_civic.models.identity import EMAIL_LABEL, is_image_label
 
 # Values above this size are never fetched for display (document images are hundreds of KB).
@@ -91,9 +95,10 @@ def masked(attribute: VerifiedAttribute) -> str:
 # -- inlines ---------------------------------------------------------------------------------------
 
 class VerifiedAttributeInline(admin.TabularInline):
+    # No "label" column: each row already starts with the attribute's human name (its __str__), so the
+    # label is shown once, and the raw key rides along as the value column's title.
     model = VerifiedAttribute
-    fields = ("label", "masked_value", "is_valid", "is_owner", "scope", "first_verified_at",
-              "last_verified_at")
+    fields = ("masked_value", "is_valid", "is_owner", "first_verified_at", "last_verified_at")
     readonly_fields = fields
     extra = 0
     max_num = 0
@@ -115,7 +120,7 @@ class VerifiedAttributeInline(admin.TabularInline):
 
     @admin.display(description=_("value"))
     def masked_value(self, obj: VerifiedAttribute) -> str:
-        return masked(obj)
+        return format_html('<span title="{}">{}</span>', obj.label, masked(obj))
 
 
 class CivicIdentityInline(admin.TabularInline):
@@ -123,7 +128,7 @@ class CivicIdentityInline(admin.TabularInline):
 
     model = CivicIdentity
     fk_name = "user"
-    fields = ("provider", "short_subject", "created_at", "last_login")
+    fields = ("provider_display", "short_subject", "created_at", "last_login")
     readonly_fields = fields
     extra = 0
     max_num = 0
@@ -140,6 +145,10 @@ class CivicIdentityInline(admin.TabularInline):
     def short_subject(self, obj: CivicIdentity) -> str:
         return _short(obj.subject)
 
+    @admin.display(description=_("provider"))
+    def provider_display(self, obj: CivicIdentity) -> str:
+        return provider_name(obj.provider)
+
 
 # -- filters ---------------------------------------------------------------------------------------
 
@@ -154,7 +163,7 @@ class ProviderFilter(admin.SimpleListFilter):
         if providers is None:
             providers = sorted(CivicIdentity.objects.order_by().values_list("provider", flat=True).distinct())
             cache.set(PROVIDERS_CACHE_KEY, providers, PROVIDERS_CACHE_SECONDS)
-        return [(p, p) for p in providers]
+        return [(p, provider_name(p)) for p in providers]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         if self.value():
@@ -208,15 +217,18 @@ class LargeTablePaginator(Paginator):
 
 @admin.register(CivicIdentity)
 class CivicIdentityAdmin(admin.ModelAdmin):
-    list_display = ("__str__", "user", "provider", "short_subject", "verified_email", "email_verified",
-                    "last_login")
+    # The provider once, by its display name (Civic Auth's issuer URL made the list wider than 1280 px).
+    # The user by id, not by username: usernames are made from verified names and emails (the adapter's
+    # default), which this list masks for staff who may only view identities.
+    list_display = ("short_subject", "user_link", "provider_display", "verified_email", "email_verified",
+                    "last_login_date")
     list_filter = (ProviderFilter, ValidityFilter)
     list_select_related = ("user",)
     show_full_result_count = False
     paginator = LargeTablePaginator
     ordering = ("-pk",)
     raw_id_fields = ("user",)
-    fields = ("user", "provider", "subject", "created_at", "updated_at", "last_login")
+    fields = ("user_link", "provider_display", "subject", "created_at", "updated_at", "last_login")
     readonly_fields = fields
     inlines = (VerifiedAttributeInline,)
     actions = ("unlink_selected", "purge_selected_attributes")
@@ -232,6 +244,24 @@ class CivicIdentityAdmin(admin.ModelAdmin):
     @admin.display(description=_("subject"), ordering="subject")
     def short_subject(self, obj: CivicIdentity) -> str:
         return _short(obj.subject)
+
+    @admin.display(description=_("provider"), ordering="provider")
+    def provider_display(self, obj: CivicIdentity) -> str:
+        return provider_name(obj.provider)
+
+    @admin.display(description=_("last login"), ordering="last_login")
+    def last_login_date(self, obj: CivicIdentity) -> str:
+        # The date only: a full date and time made the list wider than a 1280 px screen.
+        return date_format(obj.last_login, "SHORT_DATE_FORMAT") if obj.last_login else "-"
+
+    @admin.display(description=_("user"), ordering="user")
+    def user_link(self, obj: CivicIdentity) -> str:
+        opts = obj.user._meta
+        try:
+            url = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.user_id])
+        except NoReverseMatch:
+            return _("user %(id)s") % {"id": obj.user_id}
+        return format_html('<a href="{}">{}</a>', url, _("user %(id)s") % {"id": obj.user_id})
 
     @admin.display(description=_("email"))
     def verified_email(self, obj: CivicIdentity) -> str:
@@ -315,8 +345,96 @@ def _email(obj: CivicIdentity) -> VerifiedAttribute | None:
 
 # -- the user admin ----------------------------------------------------------------------------------
 
+def _verified_email_of_user() -> Exists:
+    return Exists(VerifiedAttribute.objects.filter(identity__user=OuterRef("pk"), label=EMAIL_LABEL,
+                                                   is_valid=True, is_owner=True))
+
+
+class UserProviderFilter(admin.SimpleListFilter):
+    title = _("connected provider")
+    parameter_name = "civic_provider"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [("civic_sip", _("Civic SIP")), ("civic_auth", _("Civic Auth")), ("idemia", _("IDEMIA")),
+                ("none", _("None"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        identities = CivicIdentity.objects.filter(user=OuterRef("pk"))
+        value = self.value()
+        if value == "civic_auth":  # its provider is the issuer URL
+            return queryset.filter(Exists(identities.filter(provider__startswith="http")))
+        if value in ("civic_sip", "idemia"):
+            return queryset.filter(Exists(identities.filter(provider=value)))
+        if value == "none":
+            return queryset.filter(~Exists(identities))
+        return queryset
+
+
+class UserVerifiedEmailFilter(admin.SimpleListFilter):
+    title = _("verified email")
+    parameter_name = "civic_verified_email"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [("yes", _("Yes")), ("no", _("No"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() == "yes":
+            return queryset.filter(_verified_email_of_user())
+        if self.value() == "no":
+            return queryset.filter(~_verified_email_of_user())
+        return queryset
+
+
+class UserAssuranceFilter(admin.SimpleListFilter):
+    title = _("level of assurance")
+    parameter_name = "civic_loa"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        levels = (ProofingSession.objects.filter(status=ProofingSession.Status.VERIFIED).order_by()
+                  .values_list("level_of_assurance", flat=True).distinct())
+        return [*((level, level) for level in sorted(set(levels)) if level), ("none", _("Not proofed"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        verified = ProofingSession.objects.filter(user=OuterRef("pk"), status=ProofingSession.Status.VERIFIED)
+        if self.value() == "none":
+            return queryset.filter(~Exists(verified))
+        if self.value():
+            return queryset.filter(Exists(verified.filter(level_of_assurance=self.value())))
+        return queryset
+
+
+class CivicUserAdminMixin:
+    """What the Users changelist shows of each user's verification: connected providers, a verified
+    email, the level of assurance of their latest successful identity check; and filters on them.
+    Three columns from one query: two annotations and one prefetch of the identities' providers."""
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        verified = ProofingSession.objects.filter(user=OuterRef("pk"), status=ProofingSession.Status.VERIFIED)
+        latest_level = (verified.order_by("-completed_at", "-pk").values("level_of_assurance")[:1])
+        return super().get_queryset(request).annotate(  # type: ignore[misc]
+            civic_has_verified_email=_verified_email_of_user(), civic_level=Subquery(latest_level),
+        ).prefetch_related(Prefetch("civic_identities", to_attr="civic_identity_list",
+                                    queryset=CivicIdentity.objects.only("id", "user_id", "provider")))
+
+    @admin.display(description=_("Civic"))
+    def civic_verification(self, obj: Any) -> str:
+        """One narrow column (the site's own columns and the filters already fill 1280 px): the connected
+        providers, then "email ✓" and the level of assurance when there are any."""
+        names = sorted({provider_name(i.provider) for i in getattr(obj, "civic_identity_list", ())})
+        facts = [str(_("email ✓"))] if getattr(obj, "civic_has_verified_email", False) else []
+        if getattr(obj, "civic_level", None):
+            facts.append(obj.civic_level)
+        return format_html('<span class="civic-providers">{}</span><br><small class="civic-facts">{}</small>',
+                           ", ".join(names) or "-", " · ".join(facts))
+
+
+CIVIC_USER_COLUMNS = ("civic_verification",)
+CIVIC_USER_FILTERS = (UserProviderFilter, UserVerifiedEmailFilter, UserAssuranceFilter)
+
+
 def attach_identities_to_user_admin(site: admin.AdminSite = admin.site) -> bool:
-    """Re-register the user model's admin with :class:`CivicIdentityInline` appended, if it is registered.
+    """Re-register the user model's admin with :class:`CivicIdentityInline` appended, if it is registered,
+    and the verification columns and filters of :class:`CivicUserAdminMixin` on its changelist.
 
     Runs when this module is imported (admin autodiscovery), so list ``django_civic`` after the app
     that registers your user admin, or call this yourself after registering it.
@@ -327,8 +445,10 @@ def attach_identities_to_user_admin(site: admin.AdminSite = admin.site) -> bool:
     current = type(site.get_model_admin(user_model))
     if any(issubclass(inline, CivicIdentityInline) for inline in current.inlines):
         return True
-    extended = type(current.__name__, (current,), {
+    extended = type(current.__name__, (CivicUserAdminMixin, current), {
         "inlines": [*current.inlines, CivicIdentityInline],
+        "list_display": [*current.list_display, *CIVIC_USER_COLUMNS],
+        "list_filter": [*current.list_filter, *CIVIC_USER_FILTERS],
         "__module__": current.__module__,
         "__doc__": current.__doc__,
     })

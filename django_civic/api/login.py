@@ -26,20 +26,24 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib import messages
 from django.contrib.auth import login as django_login
 from django.contrib.auth.signals import user_logged_in
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponseBase, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from rest_framework.exceptions import PermissionDenied
 
 from django_civic.conf import civic_settings
-from django_civic.core.redirects import login_redirect_url
+from django_civic.core.labels import provider_name
+from django_civic.core.redirects import login_redirect_url, safe_next_url
 from django_civic.exceptions import InactiveUser
 
 __all__ = [
     "LOGIN_MODES", "LoginCSRFFailed", "check_login_csrf", "complete_login", "login_mode", "login_response",
+    "notify",
 ]
 
 LOGIN_MODES = ("session", "token", "jwt")
@@ -108,18 +112,38 @@ def login_response(request: Any, user: Any, backend: str, next_url: Any = None) 
     """The 200 response of an exchange endpoint, after the backend accepted the login.
 
     ``complete_login()`` plus what every exchange answers: ``user``, ``civic_user_id``, ``user_created``,
-    the identity's ``attributes`` and a safe ``next``. Reads the backend's ``request.civic_login_result``.
+    the identity's ``attributes``, a safe ``next`` and ``connected``. Reads the backend's
+    ``request.civic_login_result``. When the backend connected the login to the signed-in user instead
+    (``connected: true``), nobody is logged in (``login_mode: null``) and ``next`` defaults to the
+    connections page.
     """
-    result = _http_request(request).civic_login_result  # type: ignore[attr-defined]  # set by the backend
-    body = complete_login(request, user, backend)
+    http_request = _http_request(request)
+    result = http_request.civic_login_result  # type: ignore[attr-defined]  # set by the backend
+    if result.connected:
+        # A signed-in user connected another login: nobody logs in, the session stays as it is.
+        body: dict[str, Any] = {"login_mode": None, "connected": True}
+        default_next = reverse("django_civic:connections")
+        notify(http_request, messages.SUCCESS, _("Your %(provider)s login is now connected to this account.")
+               % {"provider": provider_name(result.identity.provider)})
+    else:
+        body = complete_login(request, user, backend)
+        body["connected"] = False
+        default_next = None
+        if body["login_mode"] == "session":
+            notify(http_request, messages.SUCCESS, _("You are signed in."))
     body.update({
         "user": _user_fields(user),
         "civic_user_id": result.identity.subject,
         "user_created": result.user_created,
         "attributes": _stored_attributes(result.attributes),
-        "next": login_redirect_url(request, next_url),
+        "next": safe_next_url(request, next_url) or default_next or login_redirect_url(request),
     })
     return JsonResponse(body)
+
+
+def notify(request: HttpRequest, level: int, message: Any) -> None:
+    """A ``django.contrib.messages`` notice, or nothing on a site without the messages app."""
+    messages.add_message(request, level, message, fail_silently=True)
 
 
 # The fixed response shape, built directly: DRF serializers cost about a millisecond per login here.

@@ -112,6 +112,7 @@ class StoredAttributeSerializer(AttributeSerializer):
     is left out (``null``) unless the serializer's context says ``include_images``."""
 
     value = serializers.SerializerMethodField()  # type: ignore[assignment]  # a field for a field
+    label_display = serializers.CharField()  # the human name, from the one label catalogue
     is_image = serializers.BooleanField()
     value_size = serializers.IntegerField()
     scope = serializers.CharField()
@@ -127,6 +128,7 @@ class StoredAttributeSerializer(AttributeSerializer):
 class IdentitySerializer(serializers.Serializer):
     id = serializers.IntegerField()
     provider = serializers.CharField()
+    provider_display = serializers.CharField()  # Civic SIP, Civic Auth or IDEMIA
     subject = serializers.CharField()
     created_at = serializers.DateTimeField()
     last_login = serializers.DateTimeField(allow_null=True)

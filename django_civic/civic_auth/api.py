@@ -28,6 +28,7 @@ from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from rest_framework import serializers
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import AllowAny
 
@@ -116,7 +117,9 @@ class TokenLoginInput(serializers.Serializer):
 class TokenLoginView(CivicAPIView):
     """``POST``: log in with a Civic ID token that carries a nonce from :class:`NonceView`."""
 
-    authentication_classes: list[Any] = []  # anonymous by design: this *is* the login
+    # Anonymous by design: this *is* the login. A signed-in session is read (and so CSRF-checked by DRF,
+    # whatever the login mode) because the token then connects a login to that account instead.
+    authentication_classes = [SessionAuthentication]
     permission_classes = [AllowAny]
     throttle_classes = [CivicExchangeThrottle]
 

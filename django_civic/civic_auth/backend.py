@@ -15,6 +15,9 @@ token) and by the API's ID-token login. The steps, in the order that makes them 
    ``contact.personal.email``, so email linking and user-field sync behave exactly as for Civic SIP;
 5. inactive users are refused (``user_can_authenticate``).
 
+A request with a signed-in user connects the identity to that account instead (``signed_in_user``): it
+never switches accounts, and an identity of another account is refused (``IdentityLinkedElsewhere``).
+
 On failure it returns ``None`` and leaves the reason on ``request.civic_auth_error`` (an ``OIDCError`` or
 ``CivicLoginError``, both with a stable ``code``); on success the
 :class:`~django_civic.core.identities.RecordResult` is on ``request.civic_login_result`` and the validated
@@ -32,7 +35,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from django_civic.civic_auth.client import get_oidc_client
 from django_civic.conf import civic_settings
-from django_civic.core.identities import record_identity
+from django_civic.core.identities import record_identity, signed_in_user
 from django_civic.exceptions import CivicLoginError, InactiveUser
 from django_civic.protocols.civic_auth import NonceMismatch, OIDCError
 from django_civic.protocols.sip.types import EMAIL, Attribute
@@ -96,7 +99,7 @@ class CivicAuthBackend(ModelBackend):
                 claims = {**userinfo, **claims}
             result = record_identity(provider=claims["iss"], subject=claims["sub"],
                                      attributes=claims_to_attributes(claims), scope=_clean_scope(scope),
-                                     request=request)
+                                     request=request, user=signed_in_user(request))
         except (OIDCError, CivicLoginError) as exc:
             return self._fail(request, exc)
         if not self.user_can_authenticate(result.user):

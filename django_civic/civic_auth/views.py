@@ -18,16 +18,19 @@ import logging
 from typing import Any
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import authenticate
 from django.contrib.auth import login as auth_login
 from django.contrib.auth import logout as auth_logout
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render, resolve_url
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from django_civic.api.login import notify
 from django_civic.civic_auth.client import get_oidc_client, redirect_uri
 from django_civic.conf import civic_settings
 from django_civic.core.debug import hide_secrets_in_error_reports
@@ -133,10 +136,15 @@ def callback(request: HttpRequest) -> HttpResponse:
         code = exc.code if exc.code in _MESSAGES else "provider_error"
         return _error_page(request, code, status=400, next_url=pending.next_url)
 
+    connecting = request.user.is_authenticated
     user = authenticate(request, civic_auth_id_token=tokens.id_token, nonce=pending.nonce,
                         civic_auth_access_token=tokens.access_token, scope=tokens.scope or "")
     if user is None:
         error = getattr(request, "civic_auth_error", None)
+        if connecting and isinstance(error, CivicLoginError):
+            # Still signed in as before: say why on the connections page, never switch accounts.
+            notify(request, messages.ERROR, error.detail)
+            return HttpResponseRedirect(reverse("django_civic:connections"))
         if isinstance(error, CivicLoginError):
             return _error_page(request, error.code, status=error.status, next_url=pending.next_url,
                                detail=error.detail)
@@ -145,31 +153,45 @@ def callback(request: HttpRequest) -> HttpResponse:
         code = getattr(error, "code", "login_failed")
         return _error_page(request, code, status=400, next_url=pending.next_url)
 
-    auth_login(request, user, backend=BACKEND)
+    result = request.civic_login_result  # type: ignore[attr-defined]
+    if result.connected:
+        notify(request, messages.SUCCESS, _("Your Civic Auth login is now connected to this account."))
+        target = pending.next_url or reverse("django_civic:connections")
+    else:
+        auth_login(request, user, backend=BACKEND)
+        notify(request, messages.SUCCESS, _("You are signed in."))
+        target = pending.next_url or login_redirect_url(request)
     auth = civic_settings.AUTH
     if auth["STORE_TOKENS"] or auth["PROVIDER_LOGOUT"]:
         TokenStore(request.session).save(tokens, request.civic_auth_claims,  # type: ignore[attr-defined]
                                          keep_tokens=bool(auth["STORE_TOKENS"]))
-    return HttpResponseRedirect(pending.next_url or login_redirect_url(request))
+    return HttpResponseRedirect(target)
 
 
 @never_cache
 @require_POST
 def logout(request: HttpRequest) -> HttpResponse:
     next_url = safe_next_url(request, request.POST.get("next"))
-    id_token = TokenStore(request.session).id_token()
-    auth_logout(request)  # flushes the session, stored tokens included
     target = next_url or resolve_url(settings.LOGOUT_REDIRECT_URL or "/")
+    return HttpResponseRedirect(log_out(request, target))
+
+
+def log_out(request: HttpRequest, target: str) -> str:
+    """Log out here (the session is flushed, stored tokens included), and where to send the browser next.
+
+    With ``CIVIC["AUTH"]["PROVIDER_LOGOUT"]`` and a Civic Auth login in the session, that is Civic's
+    end-session URL (which comes back to ``target``), so Civic's session ends too; otherwise ``target``.
+    """
+    id_token = TokenStore(request.session).id_token()
+    auth_logout(request)
     auth = civic_settings.AUTH
-    if auth["PROVIDER_LOGOUT"]:
-        try:
-            back = auth["POST_LOGOUT_REDIRECT_URI"] or request.build_absolute_uri(target)
-            client = get_oidc_client()
-            url = client.end_session_url(id_token_hint=id_token, post_logout_redirect_uri=back)
-        except OIDCError as exc:
-            # Logged out here already; Civic's session simply stays until it expires.
-            logger.warning("Civic Auth end-session URL unavailable: %s", exc.code)
-            url = None
-        if url:
-            return HttpResponseRedirect(url)
-    return HttpResponseRedirect(target)
+    if not auth["PROVIDER_LOGOUT"]:
+        return target
+    try:
+        back = auth["POST_LOGOUT_REDIRECT_URI"] or request.build_absolute_uri(target)
+        url = get_oidc_client().end_session_url(id_token_hint=id_token, post_logout_redirect_uri=back)
+    except OIDCError as exc:
+        # Logged out here already; Civic's session simply stays until it expires.
+        logger.warning("Civic Auth end-session URL unavailable: %s", exc.code)
+        url = None
+    return url or target

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import secrets
+import unicodedata
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +24,7 @@ from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import models
 from django.http import HttpRequest
 from django.utils.module_loading import import_string
+from django.utils.text import slugify
 
 from django_civic.conf import civic_settings
 
@@ -35,6 +38,9 @@ logger = logging.getLogger(__name__)
 USERNAME_PREFIX = "civic-"
 # A reserved top-level domain (RFC 2606): placeholder addresses can never receive mail.
 PLACEHOLDER_EMAIL_DOMAIN = "civic.invalid"
+DOCUMENT_NAME_LABEL = "documents.genericId.name"
+# Verified emails a readable username may come from (Civic SIP's label, which Civic Auth fills too).
+_EMAIL_LABELS = ("contact.personal.email", "oidc.email")
 
 
 class DefaultCivicAdapter:
@@ -60,7 +66,8 @@ class DefaultCivicAdapter:
         # Every user model sets USERNAME_FIELD (Django's contract); the stubs declare it on AbstractUser only.
         username_field = user.USERNAME_FIELD  # type: ignore[attr-defined]
         setattr(user, username_field, self.generate_username(request, provider, subject, attributes))
-        for name, value in self.user_field_values(user, attributes).items():
+        values = {**self.name_values(user, attributes), **self.user_field_values(user, attributes)}
+        for name, value in values.items():
             setattr(user, name, value)
 
     def save_user(self, request: HttpRequest | None, user: AbstractBaseUser, provider: str,
@@ -71,22 +78,60 @@ class DefaultCivicAdapter:
 
     def generate_username(self, request: HttpRequest | None, provider: str, subject: str,
                           attributes: Sequence[Any]) -> str:
-        """A unique value for the user model's ``USERNAME_FIELD``: ``civic-`` + a short hash of the identity.
+        """A unique value for the user model's ``USERNAME_FIELD``, from what was verified.
 
-        Deterministic first (two racing first logins of one identity collide on it, and the loser
-        then finds the winner's identity), longer hashes then random suffixes if taken. For an
-        ``EmailField`` username the placeholder is ``civic-<hash>@civic.invalid``.
+        The local part of a verified email (``alice`` for ``alice@example.com``), else the verified name
+        (``carol.danvers``), then with ``2``...``9`` appended if taken; with neither (an anonymous login),
+        ``civic-`` + a short hash of the identity. Deterministic first (two racing first logins of one
+        identity collide on it, and the loser then finds the winner's identity), longer hashes then random
+        suffixes if everything is taken. For an ``EmailField`` username the placeholder is
+        ``civic-<hash>@civic.invalid``.
         """
         model = get_user_model()
         field = model._meta.get_field(model.USERNAME_FIELD)
         digest = hashlib.sha256(f"{provider}\x00{subject}".encode()).hexdigest()
-        candidates = [digest[:10], digest[:16], digest[:24]] + [secrets.token_hex(8) for _ in range(3)]
-        for part in candidates:
-            candidate = _username_candidate(field, part)
+        readable: list[str] = []
+        if not isinstance(field, models.EmailField):
+            base = _readable_username(attributes)
+            if base:
+                readable = [base] + [f"{base}{n}" for n in range(2, 10)]
+        candidates = readable + [_username_candidate(field, part) for part in (
+            [digest[:10], digest[:16], digest[:24]] + [secrets.token_hex(8) for _ in range(3)])]
+        max_length = getattr(field, "max_length", None)
+        for candidate in candidates:
+            if max_length and len(candidate) > max_length:
+                continue
             lookup = {f"{model.USERNAME_FIELD}__iexact": candidate}
             if not model._default_manager.filter(**lookup).exists():
                 return candidate
         raise RuntimeError("could not generate a unique username")  # 3 random 64-bit suffixes all taken
+
+    def name_values(self, user: AbstractBaseUser, attributes: Sequence[Any]) -> dict[str, str]:
+        """``first_name`` and ``last_name`` from verified names, for those of the two fields that are blank.
+
+        Sources, first found wins: Civic Auth's ``given_name``/``family_name``, IDEMIA's
+        ``givenName``/``surname``, then the name on a Civic SIP ID document (its last word is the last
+        name). Never overwrites a name the user already has, and skips fields the user model lacks,
+        ``PROTECTED_USER_FIELDS`` and names too long for the field.
+        """
+        verified = {a.label: a.value.strip() for a in attributes
+                    if a.is_valid and a.is_owner and isinstance(a.value, str) and a.value.strip()}
+        first = verified.get("oidc.given_name") or verified.get("idemia.givenName", "")
+        last = verified.get("oidc.family_name") or verified.get("idemia.surname", "")
+        document_name = verified.get(DOCUMENT_NAME_LABEL, "")
+        if not (first or last) and document_name:
+            first, _space, last = document_name.rpartition(" ")
+        protected = set(civic_settings.PROTECTED_USER_FIELDS)
+        values = {}
+        for name, value in (("first_name", first), ("last_name", last)):
+            try:
+                field = user._meta.get_field(name)
+            except FieldDoesNotExist:
+                continue
+            max_length = getattr(field, "max_length", None) or len(value)
+            if value and name not in protected and not getattr(user, name, "") and len(value) <= max_length:
+                values[name] = value
+        return values
 
     # -- every login ---------------------------------------------------------------------------------
 
@@ -94,7 +139,8 @@ class DefaultCivicAdapter:
                     attributes: Sequence[Any]) -> list[str]:
         """Sync mapped user fields from verified attributes on a later login; returns the changed names."""
         changed = []
-        for name, value in self.user_field_values(user, attributes).items():
+        values = {**self.name_values(user, attributes), **self.user_field_values(user, attributes)}
+        for name, value in values.items():
             if getattr(user, name) != value:
                 setattr(user, name, value)
                 changed.append(name)
@@ -171,3 +217,26 @@ def _username_candidate(field: Any, part: str) -> str:
         value = f"{USERNAME_PREFIX}{part}"
     max_length = getattr(field, "max_length", None)
     return value[:max_length] if max_length else value
+
+
+def _readable_username(attributes: Sequence[Any]) -> str:
+    """``alice`` from a verified email, else ``carol.danvers`` from a verified name; "" if neither (ASCII,
+    the characters Django's username validator accepts)."""
+    verified = {a.label: a.value for a in attributes
+                if a.is_valid and a.is_owner and isinstance(a.value, str)}
+    email = next((verified[label] for label in _EMAIL_LABELS if "@" in verified.get(label, "")), "")
+    if email:
+        base = _ascii(email.rpartition("@")[0])
+    else:
+        parts = [verified.get(label, "") for label in ("oidc.given_name", "oidc.family_name")]
+        if not any(parts):
+            parts = [verified.get(label, "") for label in ("idemia.givenName", "idemia.surname")]
+        if not any(parts):
+            parts = [verified.get(DOCUMENT_NAME_LABEL, "")]
+        base = ".".join(filter(None, (slugify(part) for part in parts)))
+    return base.strip(".-_+")[:30]
+
+
+def _ascii(text: str) -> str:
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").lower()
+    return re.sub(r"[^a-z0-9.+_-]", "", plain)

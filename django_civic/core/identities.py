@@ -46,8 +46,10 @@ from django_civic.exceptions import (
     CivicLoginError,
     EmailLinkRefused,
     IdentityLinkedElsewhere,
+    IdentityNotFound,
     InactiveUser,
     InvalidIdentity,
+    LastLoginMethod,
     SignupClosed,
 )
 from django_civic.models import CivicIdentity, VerifiedAttribute
@@ -101,13 +103,54 @@ def record_identity(
             adapter.update_user(request, owner, provider,
                                 _without_email_sync(owner, incoming) if by_email else incoming)
         identity.user = owner
-        result = RecordResult(owner, identity, user_created, identity_created, changed, by_email, stored)
+        result = RecordResult(owner, identity, user_created, identity_created, changed, by_email, stored,
+                              connected=user is not None)
         if user is None:
             adapter.pre_login(request, owner, result)
         if by_email:
             adapter.on_linked_by_email(request, owner)
     _send_signals(result, request)
     return result
+
+
+#: Providers whose identities prove who someone is but cannot log them in (proofing only).
+NON_LOGIN_PROVIDERS = frozenset({"idemia"})
+
+
+def signed_in_user(request: HttpRequest | None) -> Any:
+    """The user a Civic login is connected to instead of logging in: the request's signed-in user, or None.
+
+    Both backends pass it to :func:`record_identity` as ``user``, so pressing a Civic button while signed
+    in never switches accounts: the identity joins this account, or is refused with
+    ``IdentityLinkedElsewhere`` if it belongs to another. Views that accept a session make sure the
+    request passed Django's CSRF check first (a cross-site post must not connect the attacker's login).
+    """
+    user = getattr(request, "user", None)
+    return user if user is not None and user.is_authenticated else None
+
+
+def disconnect_identity(user: Any, pk: Any, *, request: HttpRequest | None = None) -> CivicIdentity:
+    """Delete the identity ``pk`` of ``user``, never the last way in; sends ``identity_unlinked`` on commit.
+
+    Raises ``IdentityNotFound`` (also for another user's identity, so ids cannot be probed) and
+    ``LastLoginMethod`` when it is the only identity that logs in and the account has no usable password.
+    """
+    with transaction.atomic():
+        # Lock the user's identities so two concurrent disconnects cannot each see "one other left".
+        identities = list(CivicIdentity.objects.select_for_update().filter(user=user).order_by("pk"))
+        identity = next((row for row in identities if row.pk == pk), None)
+        if identity is None:
+            raise IdentityNotFound()
+        others = [row for row in identities if row.pk != pk and row.provider not in NON_LOGIN_PROVIDERS]
+        if identity.provider not in NON_LOGIN_PROVIDERS and not others and not user.has_usable_password():
+            raise LastLoginMethod()
+        provider, subject = identity.provider, identity.subject
+        identity.delete()
+        # delete() clears the pk but keeps the other fields, as the signal's receivers expect.
+        identity.provider, identity.subject = provider, subject
+        transaction.on_commit(lambda: signals.identity_unlinked.send(
+            sender=CivicIdentity, identity=identity, user=user, request=request))
+    return identity
 
 
 def unlink_identity(identity: CivicIdentity, *, request: HttpRequest | None = None) -> None:

@@ -20,3 +20,5 @@ class RecordResult:
     linked_by_email: bool = False
     #: Every attribute stored for the identity after this login (not only this login's), by label.
     attributes: tuple[VerifiedAttribute, ...] = ()
+    #: Recorded for a signed-in user (connected to their account) rather than as a login.
+    connected: bool = False

@@ -13,6 +13,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from django_civic.core.fields import EncryptedTextField, ExactCharField
+from django_civic.core.labels import attribute_label, provider_name
 
 # 191 characters: the longest indexable utf8mb4 VARCHAR on older MySQL/InnoDB (allauth's uid comment).
 KEY_MAX_LENGTH = 191
@@ -65,8 +66,13 @@ class CivicIdentity(models.Model):
 
     def __str__(self) -> str:
         # Provider and a shortened subject only: enough to tell rows apart, never attribute values.
+        # The provider by its display name (Civic Auth's is an issuer URL, too long to read twice).
         subject = self.subject if len(self.subject) <= 12 else f"{self.subject[:8]}…"
-        return f"{self.provider}:{subject}"
+        return f"{provider_name(self.provider)}: {subject}"
+
+    @property
+    def provider_display(self) -> str:
+        return provider_name(self.provider)
 
     def matches(self, provider: str, subject: str) -> bool:
         """Exact, case-sensitive comparison (databases with case-insensitive collations: CVE-2024-32879)."""
@@ -111,7 +117,11 @@ class VerifiedAttribute(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.label
+        return attribute_label(self.label)  # "Date of birth", not documents.genericId.dateOfBirth
+
+    @property
+    def label_display(self) -> str:
+        return attribute_label(self.label)
 
     @property
     def verified(self) -> bool:

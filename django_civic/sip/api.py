@@ -24,6 +24,7 @@ from django.http import JsonResponse
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import AllowAny
 
 from django_civic import sip
@@ -68,7 +69,9 @@ _SIP_ERRORS: tuple[tuple[type[sip.SIPError], int, Any], ...] = (
 )
 @method_decorator(sensitive_post_parameters("token"), name="dispatch")
 class SIPExchangeView(CivicAPIView):
-    authentication_classes: list[Any] = []  # anonymous by design: this *is* the login
+    # Anonymous by design: this *is* the login. A signed-in session is read (and so CSRF-checked by DRF,
+    # whatever the login mode) because the code then connects a login to that account instead.
+    authentication_classes = [SessionAuthentication]
     permission_classes = [AllowAny]
     throttle_classes = [CivicExchangeThrottle]
 

@@ -12,6 +12,9 @@ The order of the steps is the security argument:
    approved, and what the browser says it asked for proves nothing;
 5. inactive users are refused (``user_can_authenticate``).
 
+A request with a signed-in user connects the identity to that account instead (``signed_in_user``): it
+never switches accounts, and an identity of another account is refused (``IdentityLinkedElsewhere``).
+
 On failure it returns ``None`` and leaves the reason on ``request.civic_auth_error`` (a ``SIPError`` or
 ``CivicLoginError``, both with a stable ``code``); on success the
 :class:`~django_civic.core.identities.RecordResult` is on ``request.civic_login_result``. Django's
@@ -28,7 +31,7 @@ from django.contrib.auth.backends import ModelBackend
 from django.http import HttpRequest
 from django.views.decorators.debug import sensitive_variables
 
-from django_civic.core.identities import record_identity
+from django_civic.core.identities import record_identity, signed_in_user
 from django_civic.core.replay import consume_once
 from django_civic.exceptions import CivicLoginError, InactiveUser, TokenReplayed
 from django_civic.protocols.sip import SIPError, SIPInvalidAuthToken
@@ -61,7 +64,7 @@ class CivicSIPBackend(ModelBackend):
             self._consume(client.app_id, client.auth_code_id(claims), claims, client.auth_code_leeway)
             data = client.exchange_code(civic_sip_token, claims=claims)
             result = record_identity(provider=self.provider, subject=data.user_id, attributes=data.attributes,
-                                     request=request)
+                                     request=request, user=signed_in_user(request))
         except (SIPError, CivicLoginError) as exc:
             return self._fail(request, exc)
         if not self.user_can_authenticate(result.user):

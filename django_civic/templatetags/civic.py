@@ -12,7 +12,6 @@ follows the safe ``next`` the server answers with. Both tags render overridable 
 
 from __future__ import annotations
 
-import itertools
 from typing import Any
 
 from django import template
@@ -23,6 +22,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from django_civic.conf import civic_settings, sandbox_url
+from django_civic.core.labels import attribute_label, provider_name
 from django_civic.core.redirects import safe_next_url
 from django_civic.protocols.sip import SCOPE_REQUESTS
 from django_civic.sip.client import sip_config
@@ -40,8 +40,9 @@ BUTTON_LABELS: dict[str, Any] = {
 DEFAULT_LABEL = _("Continue with Civic")
 SIZES = ("small", "medium", "large")
 
-# Unique ids for the status region of each button on a page (only needs to be unique per response).
-_counter = itertools.count(1)
+# Buttons counted per request (on the request object), so ids are unique on a page and the same on
+# every load of it: tests, CSS and analytics can rely on them.
+_COUNTS = "_civic_button_ids"
 
 
 @register.inclusion_tag("django_civic/scripts.html", takes_context=True)
@@ -71,15 +72,15 @@ def civic_button(context: template.Context, scope: str = "BASIC_SIGNUP", next: s
     if size not in SIZES:
         raise template.TemplateSyntaxError(f"civic_button: size must be one of {', '.join(SIZES)}.")
     request, safe_next = _request_and_next(context, next, "civic_button")
-    number = next_number()
+    button_id = id or stable_id(request, "civic-" + scope.lower().replace("_", "-"))
     return {
         "app_id": sip_app_id(),
         "scope": scope,
         "next": safe_next,
         "label": label or BUTTON_LABELS.get(scope, DEFAULT_LABEL),
         "size": size,
-        "button_id": id or f"civic-button-{number}",
-        "status_id": f"civic-status-{number}",
+        "button_id": button_id,
+        "status_id": f"{button_id}-status",
         "exchange_url": reverse("django_civic:sip_exchange"),
         "csrf_token": get_token(request),
         "csrf_cookie_name": "" if settings.CSRF_USE_SESSIONS else settings.CSRF_COOKIE_NAME,
@@ -99,8 +100,15 @@ def _request_and_next(context: template.Context, next: str | None, tag: str) -> 
     return request, safe_next_url(request, next) or ""
 
 
-def next_number() -> int:
-    return next(_counter)
+def stable_id(request: Any, base: str) -> str:
+    """``base`` the first time this request asks for it, then ``base-2``, ``base-3``...: the same ids on
+    every load of a page, unique within it."""
+    counts = getattr(request, _COUNTS, None)
+    if counts is None:
+        counts = {}
+        setattr(request, _COUNTS, counts)
+    counts[base] = counts.get(base, 0) + 1
+    return base if counts[base] == 1 else f"{base}-{counts[base]}"
 
 
 def sip_app_id() -> str:
@@ -119,6 +127,18 @@ def civic_auth_button(context: template.Context, next: str | None = None, label:
     ``id`` sets the button's HTML id; ``login_hint`` is passed to Civic (in the sandbox, a persona name
     signs in at once). Renders ``django_civic/civic_auth/button.html``.
     """
-    _request, safe_next = _request_and_next(context, next, "civic_auth_button")
+    request, safe_next = _request_and_next(context, next, "civic_auth_button")
     return {"action": reverse("django_civic:civic_auth_login"), "next": safe_next,
-            "label": label, "button_id": id, "login_hint": login_hint}
+            "label": label, "button_id": id or stable_id(request, "civic-auth"), "login_hint": login_hint}
+
+
+@register.filter
+def civic_label(label: str) -> str:
+    """``{{ attribute.label|civic_label }}``: the human name of an attribute label (core/labels.py)."""
+    return attribute_label(str(label))
+
+
+@register.filter
+def civic_provider(provider: str) -> str:
+    """``{{ identity.provider|civic_provider }}``: Civic SIP, Civic Auth or IDEMIA, never an issuer URL."""
+    return provider_name(str(provider))

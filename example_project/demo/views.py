@@ -9,34 +9,9 @@ from typing import Any
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.utils.translation import gettext_lazy as _
 
+from django_civic.core.labels import attribute_label, provider_name
 from django_civic.models import CivicIdentity
-
-# Human names for the labels Civic and IDEMIA send; unknown labels are shown as they are.
-LABEL_NAMES: dict[str, Any] = {
-    "contact.personal.email": _("Email"),
-    "contact.personal.phoneNumber": _("Phone"),
-    "documents.genericId.type": _("ID document type"),
-    "documents.genericId.number": _("ID document number"),
-    "documents.genericId.name": _("Name on the document"),
-    "documents.genericId.dateOfBirth": _("Date of birth"),
-    "documents.genericId.dateOfIssue": _("Date of issue"),
-    "documents.genericId.dateOfExpiry": _("Date of expiry"),
-    "documents.genericId.country": _("Issuing country"),
-    "documents.genericId.image": _("Document image"),
-    "documents.genericId.image_md5": _("Document image MD5"),
-    "verifications.levels.CIVIC:IAL1": _("Verification level"),
-    "idemia.givenName": _("Given names"),
-    "idemia.surname": _("Surname"),
-    "idemia.dateOfBirth": _("Date of birth"),
-    "idemia.documentType": _("ID document type"),
-    "idemia.documentNumber": _("ID document number"),
-    "idemia.issuingCountry": _("Issuing country"),
-    "idemia.expiryDate": _("Date of expiry"),
-    "idemia.levelOfAssurance": _("Level of assurance"),
-}
-PROVIDER_NAMES: dict[str, Any] = {"civic_sip": _("Civic (SIP)"), "idemia": _("IDEMIA identity proofing")}
 
 _BASE64 = re.compile(r"^[A-Za-z0-9+/]+={0,2}$")
 # The first bytes of an image, in Base64: JPEG (FF D8 FF), PNG (89 50 4E 47).
@@ -65,7 +40,7 @@ def profile(request: HttpRequest) -> HttpResponse:
     return render(request, "demo/profile.html", {
         "identities": [
             {"identity": identity,
-             "provider_name": PROVIDER_NAMES.get(identity.provider, identity.provider),
+             "provider_name": provider_name(identity.provider),
              "rows": [_row(attribute)
                       for attribute in sorted(identity.attributes.all(), key=lambda a: a.label)]}
             for identity in identities
@@ -76,7 +51,7 @@ def profile(request: HttpRequest) -> HttpResponse:
 def _row(attribute: Any) -> AttributeRow:
     image_src = _image_data_url(attribute.value) if attribute.is_image else None
     return AttributeRow(
-        name=LABEL_NAMES.get(attribute.label, attribute.label),
+        name=attribute_label(attribute.label),
         label=attribute.label,
         # An image that is not one we recognise is not shown at all, not even as text.
         value="" if attribute.is_image else attribute.value,

@@ -49,7 +49,7 @@ def test_prove_identity_and_see_it_on_the_profile_and_in_the_admin(page, site, b
 
     page.get_by_test_id("proofing-start-link").click()
     expect(page.get_by_test_id("idemia-sandbox-banner")).to_be_visible()
-    page.get_by_test_id("idemia-persona-bruno").check()
+    page.get_by_test_id("idemia-persona-bob").check()
     page.screenshot(path=SCREENSHOT_JOURNEY, full_page=True)
     page.get_by_test_id("idemia-outcome-verified").click()
 
@@ -59,8 +59,8 @@ def test_prove_identity_and_see_it_on_the_profile_and_in_the_admin(page, site, b
     expect(page.get_by_test_id("proofing-loa")).to_contain_text("LOA3")
 
     page.goto(f"{site}/profile/")
-    expect(page.get_by_role("heading", name="IDEMIA identity proofing")).to_be_visible()
-    expect(page.get_by_role("cell", name="Testeur", exact=True)).to_be_visible()
+    expect(page.get_by_role("heading", name="IDEMIA", exact=True)).to_be_visible()  # core/labels.py
+    expect(page.get_by_role("cell", name="Stone", exact=True)).to_be_visible()
     expect(page.get_by_role("cell", name="FR9988776", exact=True)).to_be_visible()
     page.screenshot(path=SCREENSHOT_PROFILE, full_page=True)
     assert page.javascript_errors == []
@@ -80,7 +80,7 @@ def test_prove_identity_and_see_it_on_the_profile_and_in_the_admin(page, site, b
     expect(admin_page.get_by_role("link", name=str(session.public_id))).to_be_visible()
     admin_page.get_by_role("link", name=str(session.public_id)).click()
     admin_page.get_by_role("link", name="view the identity and its attributes").click()
-    expect(admin_page.locator("body")).to_contain_text("idemia.documentNumber")
+    expect(admin_page.locator("body")).to_contain_text("ID document number")  # the label catalogue
     expect(admin_page.locator("body")).not_to_contain_text("FR9988776")
     admin_page.context.close()
 

@@ -26,12 +26,13 @@ class IdemiaPersona:
 PERSONAS: dict[str, IdemiaPersona] = {
     persona.key: persona
     for persona in (
-        IdemiaPersona("alice", ("Alice", "Marie"), "Sandbox", "1990-04-12", "F", "PASSPORT", "X1234567",
+        # The same people as the Civic SIP and Civic Auth personas, so a signed-in carol proves carol.
+        IdemiaPersona("alice", ("Alice",), "Walker", "1990-04-12", "F", "PASSPORT", "X1234567",
                       "GBR", "2021-06-01", "2031-05-31"),
-        IdemiaPersona("bruno", ("Bruno",), "Testeur", "1985-11-03", "M", "IDENTITY_CARD", "FR9988776",
+        IdemiaPersona("bob", ("Bob",), "Stone", "1985-11-03", "M", "IDENTITY_CARD", "FR9988776",
                       "FRA", "2019-02-14", "2029-02-13"),
-        IdemiaPersona("chen", ("Chen", "Wei"), "Example", "2001-01-30", "M", "DRIVING_LICENSE", "D55501234",
-                      "USA", "2022-09-09", "2030-01-30"),
+        IdemiaPersona("carol", ("Carol", "Susan"), "Danvers", "1984-11-23", "F", "PASSPORT", "P12345678",
+                      "GBR", "2019-10-11", "2029-10-10"),
     )
 }
 DEFAULT_PERSONA = "alice"
