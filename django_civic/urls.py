@@ -4,6 +4,8 @@
   auth/...                    Civic Auth: browser flow and JSON API (django_civic.civic_auth)
   proofing/...                IDEMIA identity proofing pages and callback (django_civic.idemia)
   me/, me/identities/<id>/    the signed-in person's identities (django_civic.account)
+  .well-known/openid-configuration, .well-known/jwks.json
+                              the site as an identity provider for Civic (django_civic.civic_auth.idp)
 """
 
 from django.urls import include, path
@@ -15,4 +17,5 @@ urlpatterns = [
     path("", include("django_civic.account.urls")),
     path("auth/", include("django_civic.civic_auth.urls")),
     path("proofing/", include("django_civic.idemia.urls")),
+    path("", include("django_civic.civic_auth.idp_urls")),
 ]

@@ -5,6 +5,7 @@ Layout under the sandbox's base URL:
   sip/{env}/scopeRequest/authCode, sip/js/..., sip/wallet/...   Civic SIP      (sandbox/sip/)
   oauth/...                                                      Civic Auth     (sandbox/oidc/)
   idemia/...                                                     IDEMIA IPA     (sandbox/idemia/)
+  hub/mcp                                                        Civic's hub    (sandbox/hub/)
   control/...                                                    control API    (sandbox/control.py and each part)
 """
 
@@ -20,4 +21,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("sip/", include("django_civic.sandbox.sip.urls")),
     path("oauth/", include("django_civic.sandbox.oidc.urls")),
     path("idemia/", include("django_civic.sandbox.idemia.urls")),
+    path("hub/", include("django_civic.sandbox.hub.urls")),
 ]
