@@ -54,8 +54,12 @@ class ExternalProvider:
         if self.public_key is not None:
             return serialization.load_pem_public_key(self.public_key.encode())
         if self._jwks is None:
-            self._jwks = jwt.PyJWKClient(self.jwks_uri or "", cache_keys=False, lifespan=JWKS_CACHE_SECONDS,
-                                         timeout=10)
+            options: dict[str, Any] = {"cache_keys": False, "lifespan": JWKS_CACHE_SECONDS, "timeout": 10}
+            try:
+                # No cooldown: a site's rotated key is fetched at the first token it signs.
+                self._jwks = jwt.PyJWKClient(self.jwks_uri or "", cooldown_duration=0, **options)
+            except TypeError:  # PyJWT before the cooldown existed refetches for every unknown kid anyway
+                self._jwks = jwt.PyJWKClient(self.jwks_uri or "", **options)
         try:
             return self._jwks.get_signing_key_from_jwt(token).key
         except jwt.PyJWKClientConnectionError:
