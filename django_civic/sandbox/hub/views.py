@@ -99,7 +99,7 @@ def mcp(request: HttpRequest) -> HttpResponse:
     if (not isinstance(message, dict) or message.get("jsonrpc") != "2.0"
             or not isinstance(message.get("method"), str)):
         return _rpc_error(None, -32600, "invalid request: one JSON-RPC 2.0 message per POST", 400)
-    method, params = message["method"], message.get("params") or {}
+    method, params = message["method"], message.get("params", {})
     if not isinstance(params, dict):
         return _rpc_error(message.get("id"), -32602, "params must be an object", 400)
     if method == "initialize":
@@ -132,7 +132,7 @@ def mcp(request: HttpRequest) -> HttpResponse:
 
 
 def _call(message_id: Any, params: dict[str, Any], claims: dict[str, Any], profile: str | None) -> JsonResponse:
-    name, arguments = params.get("name"), params.get("arguments") or {}
+    name, arguments = params.get("name"), params.get("arguments", {})
     if not isinstance(arguments, dict):
         return _rpc_error(message_id, -32602, "arguments must be an object")
     if name == "whoami":
