@@ -204,18 +204,58 @@ def test_a_password_user_calls_a_hub_tool_through_civics_client(civic_sandbox, i
 
 
 def test_a_civic_auth_user_calls_the_hub_with_their_own_token_without_an_exchange(civic_sandbox, issuer,
-                                                                                   settings, client):
+                                                                                   settings):
+    from django.test import Client
+
     from tests.test_civic_auth_flow import log_in
 
     settings.CIVIC = {**settings.CIVIC, "AUTH": {"STORE_TOKENS": True}}
-    from django.test import Client
-
     web = Client(SERVER_NAME="localhost")
     log_in(web, civic_sandbox, "alice")
-    request = type("Request", (), {"session": web.session})()
-    request.user = User.objects.get(email="alice@example.com")
+    request = RequestStandIn(web.session, User.objects.get(email="alice@example.com"))
     token = civic_access_token(request.user, request=request)
     assert claims_of(token)["sub"] == civic_sandbox.oidc_subject("alice") and exchanges(civic_sandbox) == 0
     # Someone else's request never lends its token: another user gets a federated exchange of their own.
     other = User.objects.create_user("quinn")
     assert civic_access_token(other, request=request) != token and exchanges(civic_sandbox) == 1
+
+
+class RequestStandIn:
+    def __init__(self, session, user):
+        self.session, self.user = session, user
+
+
+# -- the demo's hub page ----------------------------------------------------------------------------------
+
+def test_the_demo_lists_and_calls_tools_for_a_password_user(civic_sandbox, issuer, pat):
+    from django.test import Client
+
+    web = Client()
+    assert web.login(username="pat", password="a-long-password")
+    page = web.get("/hub/")
+    assert page.status_code == 200 and b'data-via="exchange"' in page.content
+    assert b'data-testid="hub-tool-whoami"' in page.content and b'data-testid="hub-tool-echo"' in page.content
+    called = web.post("/hub/", {"name": "echo", "text": "Hello from pat"})
+    assert called.status_code == 200 and b"Hello from pat" in called.content
+    assert exchanges(civic_sandbox) == 1  # the second page reused the cached token
+
+
+@pytest.mark.parametrize("form", [{}, {"name": ""}, {"name": "x" * 500}, {"name": "echo", "text": "x" * 5000}])
+def test_the_demo_refuses_a_bad_call_with_a_400(civic_sandbox, issuer, pat, form):
+    from django.test import Client
+
+    web = Client()
+    web.force_login(pat)
+    assert web.post("/hub/", form).status_code == 400
+
+
+def test_the_demo_says_when_civic_refuses(civic_sandbox, issuer, pat):
+    from django.test import Client
+
+    web = Client()
+    web.force_login(pat)
+    civic_sandbox.set_access_policy(False)
+    page = web.get("/hub/")
+    assert page.status_code == 502 and b'data-testid="hub-error"' in page.content
+    civic_sandbox.set_access_policy(True)
+    assert web.post("/hub/", {"name": "no-such-tool"}).status_code == 400  # the hub's JSON-RPC error

@@ -9,6 +9,7 @@ are plain Django password pages, so the first kind of user exists in the demo.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -49,7 +50,12 @@ async def _use_hub(user: Any, request: HttpRequest, call: dict[str, Any] | None)
         result = await client.call_tool(name=call["name"], args=call["args"]) if call else None
     finally:
         await client.close()
-    return {"tools": tools, "result": result}
+    shown = None
+    if result is not None:
+        structured = result.get("structuredContent")
+        shown = json.dumps(structured, indent=2) if structured is not None else "".join(
+            part.get("text", "") for part in result.get("content", []) if isinstance(part, dict))
+    return {"tools": tools, "result": shown}
 
 
 @never_cache
