@@ -14,6 +14,7 @@ import time
 
 import jwt
 import pytest
+from cryptography.hazmat.primitives import serialization
 import requests
 from django.contrib.auth import get_user_model
 from django.core.cache import caches
@@ -181,6 +182,28 @@ def test_access_policy_off_admits_only_users_invited_by_verified_email_and_clien
     civic_sandbox.set_access_policy(True)
     assert civic_access_token(pat)
     record_figure("hub.access_policy", tried=5, admitted=2, refused=3)
+
+
+def test_an_invitation_never_matches_an_unverified_email(civic_sandbox, issuer):
+    """Another identity provider that claims an email without verifying it: the invitation does not apply."""
+    from django_civic.civic_auth.client import get_oidc_client
+
+    key = protocol.generate_key()
+    other = "https://other-idp.example/"
+    pem = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    civic_sandbox.register_identity_provider(other, "civic", public_key=pem.decode())
+    civic_sandbox.set_access_policy(False, [{"email": "pat@example.com", "client_id": civic_sandbox.oidc_client_id}])
+
+    def token(verified: bool) -> str:
+        claims = {"iss": other, "sub": "u-1", "aud": "civic", "iat": int(time.time()), "exp": int(time.time()) + 60,
+                  "email": "Pat@Example.com", "email_verified": verified}
+        return jwt.encode(claims, key, algorithm="RS256", headers={"kid": "k"})
+
+    with pytest.raises(TokenExchangeError) as info:
+        get_oidc_client().token_exchange(token(False))
+    assert info.value.error == "invalid_grant" and "not invited" in str(info.value)
+    exchanged = claims_of(get_oidc_client().token_exchange(token(True)).access_token)
+    assert exchanged["email"] == "pat@example.com"  # lowercased, as Civic copies it
 
 
 # -- the hub through civic-mcp-client ---------------------------------------------------------------------
