@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('django_civic', '0004_identity_key_exact_on_mysql'),
+        ('django_civic', '0005_idemia_ids_exact_on_mysql'),
     ]
 
     operations = [
