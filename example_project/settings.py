@@ -71,8 +71,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # http://127.0.0.1:8000/civic-sandbox/ (`make demo`'s address); set it if you run the site elsewhere.
 CIVIC = {
     "SANDBOX": True,
-    "AUTH": {"STORE_TOKENS": True},  # STORE_TOKENS: the API and hub pages use the Civic token of a Civic Auth login
-    # The site as an identity provider, so password users get Civic tokens by federated exchange (the hub page).
+    # STORE_TOKENS: the API and hub pages use the Civic token of a Civic Auth login.
+    "AUTH": {"STORE_TOKENS": True},
+    # The site as an identity provider: password users get Civic tokens by federated exchange (the hub page).
     # The issuer is where django_civic.urls is included; `make demo` creates the signing key
     # (manage.py civic_idp_keys create), and demo/apps.py registers the issuer at the sandbox as Civic's
     # Integration page would.

@@ -14,8 +14,8 @@ import time
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
 import requests
+from cryptography.hazmat.primitives import serialization
 from django.contrib.auth import get_user_model
 from django.core.cache import caches
 from django.core.management import call_command
@@ -41,7 +41,8 @@ def issuer(live_server, settings, civic_sandbox):
     """The site as an identity provider: its issuer, a key, and its registration at the sandbox's Civic."""
     caches["default"].clear()
     site_issuer = f"{live_server.url}/civic/"
-    settings.CIVIC = civic_sandbox.civic_settings(SANDBOX_ALLOW_WITHOUT_DEBUG=True, IDP={"ISSUER": site_issuer})
+    settings.CIVIC = civic_sandbox.civic_settings(SANDBOX_ALLOW_WITHOUT_DEBUG=True,
+                                                  IDP={"ISSUER": site_issuer})
     keys("create")
     civic_sandbox.register_identity_provider(site_issuer, civic_sandbox.oidc_client_id,
                                              jwks_uri=site_issuer + ".well-known/jwks.json")
@@ -103,7 +104,8 @@ def test_a_rotated_key_is_fetched_from_the_sites_jwks(civic_sandbox, issuer, pat
     caches["default"].clear()
     new_kid = keys("rotate").split()[0]
     token = civic_access_token(pat)  # signed with a kid the sandbox's cached JWKS lacks: it refetches
-    assert token and new_kid in [key["kid"] for key in requests.get(issuer + ".well-known/jwks.json").json()["keys"]]
+    published = requests.get(issuer + ".well-known/jwks.json", timeout=10).json()["keys"]
+    assert token and new_kid in [key["kid"] for key in published]
 
 
 def test_the_token_is_never_logged(civic_sandbox, issuer, pat, caplog):
@@ -127,7 +129,8 @@ def test_a_token_for_another_audience_is_refused(civic_sandbox, issuer, settings
 
 def test_an_expired_token_is_refused(civic_sandbox, issuer, settings, pat, monkeypatch):
     real = protocol.identity_token
-    monkeypatch.setattr(protocol, "identity_token", lambda *a, **kw: real(*a, **{**kw, "now": time.time() - 3600}))
+    monkeypatch.setattr(protocol, "identity_token",
+                        lambda *a, **kw: real(*a, **{**kw, "now": time.time() - 3600}))
     assert "expired" in refusal(civic_sandbox, pat)
 
 
@@ -190,12 +193,15 @@ def test_an_invitation_never_matches_an_unverified_email(civic_sandbox, issuer):
 
     key = protocol.generate_key()
     other = "https://other-idp.example/"
-    pem = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    pem = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                        serialization.PublicFormat.SubjectPublicKeyInfo)
     civic_sandbox.register_identity_provider(other, "civic", public_key=pem.decode())
-    civic_sandbox.set_access_policy(False, [{"email": "pat@example.com", "client_id": civic_sandbox.oidc_client_id}])
+    invited = [{"email": "pat@example.com", "client_id": civic_sandbox.oidc_client_id}]
+    civic_sandbox.set_access_policy(False, invited)
 
     def token(verified: bool) -> str:
-        claims = {"iss": other, "sub": "u-1", "aud": "civic", "iat": int(time.time()), "exp": int(time.time()) + 60,
+        now = int(time.time())
+        claims = {"iss": other, "sub": "u-1", "aud": "civic", "iat": now, "exp": now + 60,
                   "email": "Pat@Example.com", "email_verified": verified}
         return jwt.encode(claims, key, algorithm="RS256", headers={"kid": "k"})
 
@@ -263,7 +269,8 @@ def test_the_demo_lists_and_calls_tools_for_a_password_user(civic_sandbox, issue
     assert exchanges(civic_sandbox) == 1  # the second page reused the cached token
 
 
-@pytest.mark.parametrize("form", [{}, {"name": ""}, {"name": "x" * 500}, {"name": "echo", "text": "x" * 5000}])
+@pytest.mark.parametrize("form", [{}, {"name": ""}, {"name": "x" * 500},
+                                  {"name": "echo", "text": "x" * 5000}])
 def test_the_demo_refuses_a_bad_call_with_a_400(civic_sandbox, issuer, pat, form):
     from django.test import Client
 

@@ -1,6 +1,6 @@
 """The site as an identity provider (django_civic.civic_auth.idp): its discovery document and JWKS, checked
 with independent libraries (joserfc for the keys and tokens, Authlib for the OpenID metadata); its keys
-(``civic_idp_keys``), kept out of the database's clear text; the identity tokens' claims; the system checks."""
+(``civic_idp_keys``), kept out of the database's clear text; the identity tokens' claims; the checks."""
 
 from __future__ import annotations
 
@@ -63,7 +63,8 @@ def test_discovery_and_jwks_validate_with_authlib_and_joserfc(site):
     user = User.objects.create_user("pat")
     token = jose_jwt.decode(idp.identity_token(user), key_set, algorithms=["RS256"])
     assert token.header["alg"] == "RS256" and token.header["kid"] == key_set.keys[0].kid
-    jose_jwt.JWTClaimsRegistry(iss={"essential": True, "value": ISSUER}, aud={"essential": True, "value": "civic-app"},
+    jose_jwt.JWTClaimsRegistry(iss={"essential": True, "value": ISSUER},
+                               aud={"essential": True, "value": "civic-app"},
                                sub={"essential": True, "value": idp.subject_for(user)}).validate(token.claims)
     assert token.claims["exp"] - token.claims["iat"] == 300
 
@@ -128,7 +129,8 @@ def test_the_commands_refuse_what_would_break_the_site(site):
 def test_es256_keys_work_too(site):
     keys("rotate", "--algorithm", "ES256")
     key_set = KeySet.import_key_set(site.get(JWKS).json())
-    token = jose_jwt.decode(idp.identity_token(User.objects.create_user("pat")), key_set, algorithms=["ES256"])
+    issued = idp.identity_token(User.objects.create_user("pat"))
+    token = jose_jwt.decode(issued, key_set, algorithms=["ES256"])
     assert token.header["alg"] == "ES256"
 
 

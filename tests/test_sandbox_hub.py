@@ -30,7 +30,8 @@ def post(sandbox, body, token=None, session=None, profile=None, raw=None):
         headers["mcp-session-id"] = session
     if profile:
         headers["x-civic-profile-id"] = profile
-    return requests.post(sandbox.hub_url, json=body if raw is None else None, data=raw, headers=headers, timeout=10)
+    return requests.post(sandbox.hub_url, json=body if raw is None else None, data=raw, headers=headers,
+                         timeout=10)
 
 
 def open_session(sandbox, token):
@@ -42,8 +43,8 @@ def open_session(sandbox, token):
 
 def test_civics_own_client_lists_and_calls_tools(civic_sandbox):
     async def run():
-        client = CivicMCPClient(auth={"token": access_token(civic_sandbox, "carol")}, url=civic_sandbox.hub_url,
-                                civic_profile="team-a")
+        client = CivicMCPClient(auth={"token": access_token(civic_sandbox, "carol")},
+                                url=civic_sandbox.hub_url, civic_profile="team-a")
         try:
             return (await client.get_tools(), await client.call_tool(name="echo", args={"text": "hi"}),
                     await client.call_tool(name="whoami", args={}), await client.get_server_instructions())
@@ -109,7 +110,8 @@ def test_a_token_locked_to_a_profile_cannot_name_another(civic_sandbox):
 
 @pytest.mark.parametrize("raw,status,code", [
     (b"{not json", 400, -32700), (b"[]", 400, -32600), (b'{"jsonrpc": "1.0", "method": "x"}', 400, -32600),
-    (b"\xff\xfe", 400, -32700), (b'{"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": []}', 400, -32602),
+    (b"\xff\xfe", 400, -32700),
+    (b'{"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": []}', 400, -32602),
 ])
 def test_malformed_messages_are_json_rpc_errors(civic_sandbox, raw, status, code):
     token = access_token(civic_sandbox)

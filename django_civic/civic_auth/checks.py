@@ -95,9 +95,11 @@ def check_site_identity_provider(app_configs: Any = None, **kwargs: Any) -> list
 
     messages: list[checks.CheckMessage] = []
     parts = urlsplit(str(site_issuer))
-    if parts.scheme not in ("https", "http") or not parts.netloc or (parts.scheme != "https" and not settings.DEBUG):
+    insecure = parts.scheme != "https" and not settings.DEBUG
+    if parts.scheme not in ("https", "http") or not parts.netloc or insecure:
         messages.append(checks.Error(
-            "CIVIC['IDP']['ISSUER'] must be the site's absolute HTTPS URL where django_civic.urls is included.",
+            "CIVIC['IDP']['ISSUER'] must be the site's absolute HTTPS URL where django_civic.urls is "
+            "included.",
             hint="For example 'https://example.com/civic/'.", id="django_civic.E110"))
     else:
         try:
@@ -106,14 +108,16 @@ def check_site_identity_provider(app_configs: Any = None, **kwargs: Any) -> list
             mounted = None
         if mounted is not None and (parts.path or "/").rstrip("/") + "/" != mounted:
             messages.append(checks.Warning(
-                f"CIVIC['IDP']['ISSUER'] has the path {parts.path or '/'!r} but django_civic.urls is included at "
-                f"{mounted!r}: Civic would not find the discovery document under the issuer.",
-                hint="Make the issuer the URL of the include, with a trailing slash.", id="django_civic.W110"))
+                f"CIVIC['IDP']['ISSUER'] has the path {parts.path or '/'!r} but django_civic.urls is "
+                f"included at {mounted!r}: Civic would not find the discovery document under the issuer.",
+                hint="Make the issuer the URL of the include, with a trailing slash.",
+                id="django_civic.W110"))
     if civic_settings.DIGEST_KEY is None and not settings.DEBUG:
         messages.append(checks.Warning(
-            "CIVIC['DIGEST_KEY'] is not set: the sub of your users at Civic is derived from SECRET_KEY and would "
-            "change (new, empty Civic accounts) when SECRET_KEY is rotated.",
-            hint="Set CIVIC['DIGEST_KEY'] to a secret of its own and never change it.", id="django_civic.W111"))
+            "CIVIC['DIGEST_KEY'] is not set: the sub of your users at Civic is derived from SECRET_KEY and "
+            "would change (new, empty Civic accounts) when SECRET_KEY is rotated.",
+            hint="Set CIVIC['DIGEST_KEY'] to a secret of its own and never change it.",
+            id="django_civic.W111"))
     messages.extend(_check_site_keys())
     return messages
 
@@ -143,7 +147,8 @@ def _check_site_keys() -> list[checks.CheckMessage]:
         if problem:
             messages.append(checks.Error(
                 f"The site signing key {key.kid} cannot be used: {problem}.",
-                hint="Rotate it (`manage.py civic_idp_keys rotate`), then retire it.", id="django_civic.E112"))
+                hint="Rotate it (`manage.py civic_idp_keys rotate`), then retire it.",
+                id="django_civic.E112"))
     return messages
 
 

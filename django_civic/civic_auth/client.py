@@ -193,7 +193,8 @@ def call_civic_hub(access_token: str, payload: Any, *, profile: Any = _SETTING, 
 
 
 def hub_url() -> str:
-    """``CIVIC["AUTH"]["HUB_URL"]``, or with ``CIVIC["SANDBOX"]`` the sandbox's hub (``SANDBOX_URL + "hub/mcp"``)."""
+    """``CIVIC["AUTH"]["HUB_URL"]``, or with ``CIVIC["SANDBOX"]`` the sandbox's hub
+    (``SANDBOX_URL + "hub/mcp"``)."""
     if civic_settings.SANDBOX:
         return sandbox_url() + "hub/mcp"
     return civic_settings.AUTH["HUB_URL"]

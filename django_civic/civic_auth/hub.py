@@ -34,7 +34,8 @@ def _profile(profile: Any) -> str | None:
 
 
 @sensitive_variables("token")
-def civic_access_token(user: Any, profile: str | None = _SETTING, *, request: HttpRequest | None = None) -> str:
+def civic_access_token(user: Any, profile: str | None = _SETTING, *,
+                       request: HttpRequest | None = None) -> str:
     """A Civic access token for ``user`` (any Django user), for ``profile`` (default
     ``CIVIC["AUTH"]["PROFILE_ID"]``; exchanged tokens are locked to it with ``civic_profile``).
 

@@ -102,15 +102,16 @@ def identity_token(user: Any) -> str:
     email = get_adapter().verified_email(user)
     name = user.get_full_name() if hasattr(user, "get_full_name") else ""
     token = protocol.identity_token(
-        private_key, key.kid, key.algorithm, issuer=site_issuer, audience=audience(), subject=subject_for(user),
-        lifetime=int(civic_settings.IDP["TOKEN_LIFETIME"]), jti=secrets.token_urlsafe(16), email=email,
-        email_verified=email is not None, name=name or None)
+        private_key, key.kid, key.algorithm, issuer=site_issuer, audience=audience(),
+        subject=subject_for(user), lifetime=int(civic_settings.IDP["TOKEN_LIFETIME"]),
+        jti=secrets.token_urlsafe(16), email=email, email_verified=email is not None, name=name or None)
     return token
 
 
 def jwks() -> dict[str, Any]:
     """The public keys of every key not retired, the active one first."""
-    keys = SiteSigningKey.objects.exclude(status=SiteSigningKey.Status.RETIRED).order_by("status", "-created_at")
+    keys = (SiteSigningKey.objects.exclude(status=SiteSigningKey.Status.RETIRED)
+            .order_by("status", "-created_at"))
     return {"keys": [protocol.public_jwk(load_private_key(key.private_key), key.kid, key.algorithm)
                      for key in keys]}
 

@@ -36,7 +36,7 @@ class ToolCall(forms.Form):
 
 @require_http_methods(["GET", "POST"])
 def signup(request: HttpRequest) -> HttpResponse:
-    form = UserCreationForm(request.POST or None)
+    form: UserCreationForm = UserCreationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         login(request, form.save(), backend="django.contrib.auth.backends.ModelBackend")
         return redirect("hub")
@@ -77,9 +77,11 @@ def hub(request: HttpRequest) -> HttpResponse:
     try:
         context.update(async_to_sync(_use_hub)(request.user, request, call))
     except ImproperlyConfigured:
-        context["error"], status = _("This site issues no identity tokens yet (manage.py civic_idp_keys create)."), 503
+        context["error"] = _("This site issues no identity tokens yet (manage.py civic_idp_keys create).")
+        status = 503
     except OIDCError:
-        context["error"], status = _("Civic refused to give you an access token, or could not be reached."), 502
+        context["error"] = _("Civic refused to give you an access token, or could not be reached.")
+        status = 502
     except Exception as exc:  # noqa: BLE001 - the hub client raises httpx's and plain RuntimeErrors
         context["error"] = _("Civic's hub refused the request.")
         status = 400 if isinstance(exc, RuntimeError) else 502

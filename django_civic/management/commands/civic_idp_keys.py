@@ -37,7 +37,8 @@ class Command(BaseCommand):
         actions = parser.add_subparsers(dest="action", required=True)
         for name in ("create", "rotate"):
             sub = actions.add_parser(name)
-            sub.add_argument("--algorithm", choices=protocol.SIGNING_ALGORITHMS, default=protocol.DEFAULT_ALGORITHM)
+            sub.add_argument("--algorithm", choices=protocol.SIGNING_ALGORITHMS,
+                             default=protocol.DEFAULT_ALGORITHM)
             sub.add_argument("--bits", type=int, default=protocol.DEFAULT_RSA_BITS,
                              help=f"RSA key size (at least {jose.MIN_RSA_BITS}).")
         retire = actions.add_parser("retire")
@@ -48,7 +49,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, action: str, **options: Any) -> None:
         if action == "list":
             for key in SiteSigningKey.objects.order_by("-created_at", "-pk"):
-                self.stdout.write(f"{key.kid}  {key.algorithm}  {key.status}  created {key.created_at:%Y-%m-%d %H:%M}")
+                self.stdout.write(f"{key.kid}  {key.algorithm}  {key.status}  "
+                                  f"created {key.created_at:%Y-%m-%d %H:%M}")
             return
         with transaction.atomic():
             # Locks the keys, so two concurrent runs cannot leave two active keys.
@@ -72,11 +74,12 @@ class Command(BaseCommand):
         if kid is not None:
             replaced = replaced.filter(kid=kid)
             if not replaced.exists():
-                raise CommandError("No replaced key has that kid (the active key cannot be retired: rotate first).")
+                raise CommandError("No replaced key has that kid "
+                                   "(the active key cannot be retired: rotate first).")
         overlap = timedelta(seconds=int(civic_settings.IDP["TOKEN_LIFETIME"]) + 60)
         too_recent = replaced.filter(replaced_at__gt=timezone.now() - overlap)
         if too_recent.exists() and not force:
-            raise CommandError("A key was replaced less than the token lifetime ago: tokens it signed may still be "
-                               "in use. Wait, or use --force.")
+            raise CommandError("A key was replaced less than the token lifetime ago: tokens it signed may "
+                               "still be in use. Wait, or use --force.")
         retired = replaced.update(status=Status.RETIRED, retired_at=timezone.now(), private_key="")
         self.stdout.write(f"{retired} key(s) retired.")

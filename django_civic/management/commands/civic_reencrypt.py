@@ -85,8 +85,8 @@ class Command(BaseCommand):
         failed_proofs = self._proofs(dry_run)
         failed_keys = self._site_keys(dry_run)
         if failed_keys and not failed_ids and not failed_proofs:
-            raise CommandError(f"{len(failed_keys)} site signing key(s) did not decrypt with any configured key "
-                               f"(kids: {', '.join(failed_keys)}).")
+            raise CommandError(f"{len(failed_keys)} site signing key(s) did not decrypt with any configured "
+                               f"key (kids: {', '.join(failed_keys)}).")
         if failed_proofs and not failed_ids:
             raise CommandError(f"{len(failed_proofs)} proof archive(s) are missing or did not decrypt with "
                                f"any configured key (session ids: {_ids(failed_proofs)}).")

@@ -76,7 +76,8 @@ class TokenExchanger:
         token: Any = None
         if subject_key is None:
             token = self._resolve(key, subject_token)
-        subject = hashlib.sha256((token if subject_key is None else "key\n" + subject_key).encode()).hexdigest()
+        bound_to = token if subject_key is None else "key\n" + subject_key
+        subject = hashlib.sha256(bound_to.encode()).hexdigest()
         cached = self._cached(key, subject, profile)
         if cached is not None:
             return cached

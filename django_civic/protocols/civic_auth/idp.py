@@ -70,7 +70,8 @@ def discovery_document(issuer: str, jwks_uri: str, algorithms: list[str]) -> dic
         "response_types_supported": ["id_token"],
         "subject_types_supported": ["pairwise"],
         "id_token_signing_alg_values_supported": algorithms,
-        "claims_supported": ["iss", "sub", "aud", "iat", "nbf", "exp", "jti", "email", "email_verified", "name"],
+        "claims_supported": ["iss", "sub", "aud", "iat", "nbf", "exp", "jti", "email", "email_verified",
+                             "name"],
     }
 
 

@@ -1,4 +1,4 @@
-"""The sandbox's hub, mounted at ``{base}hub/`` (so the endpoint is ``{base}hub/mcp``, as ``/hub/mcp`` at Civic)."""
+"""The sandbox's hub, mounted at ``{base}hub/``: the endpoint ``{base}hub/mcp``, as ``/hub/mcp`` at Civic."""
 
 from django.urls import path
 

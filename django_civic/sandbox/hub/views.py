@@ -88,8 +88,8 @@ def mcp(request: HttpRequest) -> HttpResponse:
     profile = request.headers.get("x-civic-profile-id")
     locked = claims.get("civic_profile")
     if locked and profile and profile != locked:
-        return JsonResponse({"error": "forbidden", "error_description": "the token is locked to another profile"},
-                            status=403)
+        return JsonResponse({"error": "forbidden",
+                             "error_description": "the token is locked to another profile"}, status=403)
     if len(request.body) > MAX_BODY:
         return _rpc_error(None, -32600, "request too large", 413)
     try:
@@ -103,15 +103,15 @@ def mcp(request: HttpRequest) -> HttpResponse:
     if not isinstance(params, dict):
         return _rpc_error(message.get("id"), -32602, "params must be an object", 400)
     if method == "initialize":
-        session_id = secrets.token_urlsafe(24)
+        new_session = secrets.token_urlsafe(24)
         with _lock:
-            _sessions[session_id] = sub
+            _sessions[new_session] = sub
         requested = params.get("protocolVersion")
         response = _result(message.get("id"), {
             "protocolVersion": requested if requested in PROTOCOL_VERSIONS else PROTOCOL_VERSIONS[0],
             "capabilities": {"tools": {"listChanged": False}}, "serverInfo": SERVER_INFO,
             "instructions": INSTRUCTIONS})
-        response["mcp-session-id"] = session_id
+        response["mcp-session-id"] = new_session
         return response
     session_id = request.headers.get("mcp-session-id")
     if not session_id:
@@ -131,10 +131,12 @@ def mcp(request: HttpRequest) -> HttpResponse:
     return _rpc_error(message["id"], -32601, "method not found")
 
 
-def _call(message_id: Any, params: dict[str, Any], claims: dict[str, Any], profile: str | None) -> JsonResponse:
+def _call(message_id: Any, params: dict[str, Any], claims: dict[str, Any],
+          profile: str | None) -> JsonResponse:
     name, arguments = params.get("name"), params.get("arguments", {})
     if not isinstance(arguments, dict):
         return _rpc_error(message_id, -32602, "arguments must be an object")
+    data: dict[str, Any]
     if name == "whoami":
         data = {"sub": claims["sub"], "client_id": claims.get("client_id"), "profile": profile,
                 **{k: claims[k] for k in ("email", "email_verified", "name", "civic_profile", "federated_iss")

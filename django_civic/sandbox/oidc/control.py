@@ -9,8 +9,8 @@
                          "nonce"?, "claims": {...overrides}, "remove": [...claims], "fault"?: kind}
   GET/DELETE stats       requests received per endpoint (proof that a cached path made none)
   GET/POST providers     list / register an external identity provider for federated token exchange, as
-                         Civic's Integration page does: {"issuer", "audience", "jwks_uri" | "public_key" (PEM),
-                         "algorithms"?: ["RS256"], "max_ttl"?: 3600 (60..86400)}
+                         Civic's Integration page does: {"issuer", "audience",
+                         "jwks_uri" | "public_key" (PEM), "algorithms"?: ["RS256"], "max_ttl"?: 3600}
   GET/POST access        the account's access policy: {"public_access": true|false,
                          "invited": [{"email", "client_id"}]} (public access is on after a reset)
 """

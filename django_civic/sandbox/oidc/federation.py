@@ -95,7 +95,8 @@ class Federation:
     def set_policy(self, public_access: bool, invited: list[dict[str, str]]) -> None:
         with self._lock:
             self.public_access = public_access
-            self.invited = [{"email": entry["email"].lower(), "client_id": entry["client_id"]} for entry in invited]
+            self.invited = [{"email": entry["email"].lower(), "client_id": entry["client_id"]}
+                            for entry in invited]
 
     def policy(self) -> dict[str, Any]:
         return {"public_access": self.public_access, "invited": self.invited}
@@ -150,7 +151,8 @@ class Federation:
         with self._lock:
             if self.public_access:
                 return True
-            return bool(email and email_verified) and {"email": email.lower(), "client_id": client_id} in self.invited
+            invitation = {"email": (email or "").lower(), "client_id": client_id}
+            return bool(email and email_verified) and invitation in self.invited
 
 
 federation = Federation()
@@ -168,7 +170,8 @@ def new_provider(data: dict[str, Any]) -> ExternalProvider:
         raise ValueError("audience must be a non-empty string")
     if (jwks_uri is None) == (public_key is None):
         raise ValueError("give exactly one of jwks_uri and public_key")
-    if jwks_uri is not None and (not isinstance(jwks_uri, str) or urlsplit(jwks_uri).scheme not in ("http", "https")):
+    if jwks_uri is not None and (not isinstance(jwks_uri, str)
+                                 or urlsplit(jwks_uri).scheme not in ("http", "https")):
         raise ValueError("jwks_uri must be an http(s) URL")
     if public_key is not None:
         try:
