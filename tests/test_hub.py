@@ -7,7 +7,6 @@ site's JWKS over HTTP from the URL registered for the site, as Civic does after 
 
 from __future__ import annotations
 
-import asyncio
 import io
 import logging
 import time
@@ -15,6 +14,7 @@ import time
 import jwt
 import pytest
 import requests
+from asgiref.sync import async_to_sync
 from cryptography.hazmat.primitives import serialization
 from django.contrib.auth import get_user_model
 from django.core.cache import caches
@@ -225,7 +225,8 @@ async def use_hub(user, profile=None):
 
 
 def test_a_password_user_calls_a_hub_tool_through_civics_client(civic_sandbox, issuer, pat):
-    tools, result = asyncio.run(use_hub(pat, "profile-7"))
+    # async_to_sync, as a sync view would: the token is fetched in this thread, on its DB connection.
+    tools, result = async_to_sync(use_hub)(pat, "profile-7")
     assert {tool["name"] for tool in tools["tools"]} == {"whoami", "echo"}
     who = result["structuredContent"]
     assert who["sub"].startswith("fed_") and who["federated_iss"] == issuer

@@ -58,7 +58,9 @@ def civic_hub_client(user: Any, profile: str | None = _SETTING, *, request: Http
     """Civic's ``CivicMCPClient`` for ``user``, at :func:`~django_civic.civic_auth.client.hub_url`.
 
     Async, as the client is: use it inside one event loop and close it there (``await client.close()``);
-    the token comes from :func:`civic_access_token`, run in Django's sync thread. Needs
+    the token comes from :func:`civic_access_token`, run in Django's sync thread. From sync code, enter the
+    loop with ``asgiref.sync.async_to_sync`` (not ``asyncio.run``, whose sync work would run in a shared
+    executor thread holding a database connection Django never closes). Needs
     ``pip install 'django-civic[hub]'``.
     """
     from asgiref.sync import sync_to_async
