@@ -270,6 +270,19 @@ def test_the_demo_lists_and_calls_tools_for_a_password_user(civic_sandbox, issue
     assert exchanges(civic_sandbox) == 1  # the second page reused the cached token
 
 
+def test_the_demo_uses_a_civic_auth_users_own_token(civic_sandbox, issuer, settings):
+    from django.test import Client
+
+    from tests.test_civic_auth_flow import log_in
+
+    settings.CIVIC = {**settings.CIVIC, "AUTH": {"STORE_TOKENS": True}}
+    web = Client(SERVER_NAME="localhost")
+    log_in(web, civic_sandbox, "carol")
+    called = web.post("/hub/", {"name": "whoami"}, SERVER_NAME="localhost")
+    assert called.status_code == 200 and b'data-via="civic_auth"' in called.content
+    assert civic_sandbox.oidc_subject("carol").encode() in called.content and exchanges(civic_sandbox) == 0
+
+
 @pytest.mark.parametrize("form", [{}, {"name": ""}, {"name": "x" * 500},
                                   {"name": "echo", "text": "x" * 5000}])
 def test_the_demo_refuses_a_bad_call_with_a_400(civic_sandbox, issuer, pat, form):
