@@ -19,6 +19,7 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(PY) example_project/manage.py migrate --noinput
 	$(PY) example_project/manage.py create_demo_admin
+	$(PY) example_project/manage.py civic_idp_keys list | grep -q active || $(PY) example_project/manage.py civic_idp_keys create
 	$(PY) example_project/manage.py runserver 127.0.0.1:8000
 
 test: $(STAMP)

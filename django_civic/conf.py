@@ -76,6 +76,19 @@ DEFAULTS: dict[str, Any] = {
         "PROFILE_ID": None,
         "EXCHANGE_EXPIRY_MARGIN": 30,
     },
+    # The site as an identity provider Civic trusts, so that every user (password logins included) can get a
+    # Civic access token by federated token exchange (docs/civic-auth.md, "Civic's hub for every user").
+    "IDP": {
+        # The issuer URL Civic knows the site by: where django_civic.urls is included, e.g.
+        # "https://example.com/civic/" (discovery at <issuer>.well-known/openid-configuration). None: off.
+        "ISSUER": None,
+        # The "aud" of the site's identity tokens, as registered at Civic. None: CIVIC["AUTH"]["CLIENT_ID"].
+        "AUDIENCE": None,
+        # Seconds an identity token is valid: it is exchanged at once, so keep it short.
+        "TOKEN_LIFETIME": 300,
+        # Cache-Control max-age of the JWKS and discovery document.
+        "JWKS_MAX_AGE": 600,
+    },
     "IDEMIA": {
         # Cognito token URL ("[COGNITO_URL]/oauth2/token"), IPA client id and secret (IDEMIA's portal).
         "TOKEN_URL": "",
@@ -133,7 +146,7 @@ DEFAULTS: dict[str, Any] = {
 }
 
 # Dicts whose keys are merged with the defaults instead of replacing them.
-NESTED = ("SIP", "AUTH", "IDEMIA", "API")
+NESTED = ("SIP", "AUTH", "IDP", "IDEMIA", "API")
 
 # Keys that existed once; using them is an error that says what replaced them.
 REMOVED: dict[str, str] = {

@@ -5,6 +5,8 @@
   proofing/...                IDEMIA identity proofing pages and callback (django_civic.idemia)
   me/, me/identities/<id>/    the signed-in person's identities (django_civic.account)
   api/schema/                 the OpenAPI schema of the JSON API, when drf-spectacular is installed
+  .well-known/openid-configuration, .well-known/jwks.json
+                              the site as an identity provider for Civic (django_civic.civic_auth.idp)
 """
 
 from django.urls import URLPattern, URLResolver, include, path
@@ -18,6 +20,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("", include("django_civic.account.urls")),
     path("auth/", include("django_civic.civic_auth.urls")),
     path("proofing/", include("django_civic.idemia.urls")),
+    path("", include("django_civic.civic_auth.idp_urls")),
 ]
 
 if OPENAPI_INSTALLED:  # the openapi extra

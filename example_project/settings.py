@@ -70,8 +70,16 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # The sandbox (mounted at /civic-sandbox/) plays Civic and IDEMIA: no credentials needed. It answers only
 # while SANDBOX and DEBUG are on, and the site calls it at CIVIC["SANDBOX_URL"], by default
 # http://127.0.0.1:8000/civic-sandbox/ (`make demo`'s address); set it if you run the site elsewhere.
-# STORE_TOKENS: the API demo page uses the Civic token.
-CIVIC = {"SANDBOX": True, "AUTH": {"STORE_TOKENS": True}}
+CIVIC = {
+    "SANDBOX": True,
+    # STORE_TOKENS: the API and hub pages use the Civic token of a Civic Auth login.
+    "AUTH": {"STORE_TOKENS": True},
+    # The site as an identity provider: password users get Civic tokens by federated exchange (the hub page).
+    # The issuer is where django_civic.urls is included; `make demo` creates the signing key
+    # (manage.py civic_idp_keys create), and demo/apps.py registers the issuer at the sandbox as Civic's
+    # Integration page would.
+    "IDP": {"ISSUER": "http://127.0.0.1:8000/civic/"},
+}
 
 # runserver is one process, so the local-memory cache does see every use of an auth code. A real site
 # runs several workers and must point CIVIC["CACHE_ALIAS"] at Redis, Memcached or the database cache.

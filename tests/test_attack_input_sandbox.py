@@ -33,6 +33,8 @@ ENDPOINTS = {
                      "allow_localhost", "pkce_without_secret"],
     "oidc/keys/rotate": ["retire_previous"],
     "oidc/tokens": ["type", "persona", "client_id", "nonce", "claims", "remove", "fault", "access_token"],
+    "oidc/providers": ["issuer", "audience", "jwks_uri", "public_key", "algorithms", "max_ttl"],
+    "oidc/access": ["public_access", "invited"],
     "idemia/config": ["token_ttl", "session_ttl", "retry_delay", "callback_timeout"],
     "idemia/sessions/00000000-0000-4000-8000-000000000000/complete": ["outcome", "persona", "loa", "wait"],
 }
@@ -53,7 +55,8 @@ def state(client) -> dict:
         return response.json()
 
     return {"faults": get("faults"), "apps": get("sip/apps"), "clients": get("oidc/clients"),
-            "keys": get("oidc/keys"), "idemia": get("idemia/state"), "sessions": get("idemia/sessions")}
+            "keys": get("oidc/keys"), "idemia": get("idemia/state"), "sessions": get("idemia/sessions"),
+            "providers": get("oidc/providers"), "access": get("oidc/access")}
 
 
 def assert_sandbox_error(response) -> str:

@@ -6,6 +6,15 @@
 - ``django_civic.E104`` the cache behind JWKS, cooldowns and single use is a ``DummyCache`` (stores nothing)
 - ``django_civic.W101`` ``REDIRECT_URI`` or ``POST_LOGOUT_REDIRECT_URI`` not HTTPS outside ``DEBUG``
 - ``django_civic.W102`` ``STORE_TOKENS`` with cookie-based sessions (the tokens would sit in the browser)
+
+The site as an identity provider (``CIVIC["IDP"]``), checked whenever ``IDP["ISSUER"]`` is set:
+
+- ``django_civic.E110`` ``IDP["ISSUER"]`` not an absolute URL, or not HTTPS outside ``DEBUG``
+- ``django_civic.E111`` no active site signing key outside ``DEBUG`` (``manage.py civic_idp_keys create``)
+- ``django_civic.E112`` a published site key that is weak or unusable (RSA under 2048 bits, a key that does
+  not fit its algorithm, one that no longer decrypts)
+- ``django_civic.W110`` the issuer's path is not where ``django_civic.urls`` is included
+- ``django_civic.W111`` ``DIGEST_KEY`` unset: the users' ``sub`` at Civic would change with ``SECRET_KEY``
 """
 
 from __future__ import annotations
@@ -74,6 +83,72 @@ def check_civic_auth(app_configs: Any = None, **kwargs: Any) -> list[checks.Chec
             hint="Use a server-side SESSION_ENGINE (db, cache, cached_db) or turn STORE_TOKENS off.",
             id="django_civic.W102",
         ))
+    return messages
+
+
+@checks.register(checks.Tags.security)
+def check_site_identity_provider(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    site_issuer = civic_settings.IDP["ISSUER"]
+    if not site_issuer:
+        return []
+    from django_civic.civic_auth import idp
+
+    messages: list[checks.CheckMessage] = []
+    parts = urlsplit(str(site_issuer))
+    insecure = parts.scheme != "https" and not settings.DEBUG
+    if parts.scheme not in ("https", "http") or not parts.netloc or insecure:
+        messages.append(checks.Error(
+            "CIVIC['IDP']['ISSUER'] must be the site's absolute HTTPS URL where django_civic.urls is "
+            "included.",
+            hint="For example 'https://example.com/civic/'.", id="django_civic.E110"))
+    else:
+        try:
+            mounted = idp.mounted_issuer_path()
+        except Exception:  # noqa: BLE001 - no URLconf yet, or django_civic.urls not included: nothing to compare
+            mounted = None
+        if mounted is not None and (parts.path or "/").rstrip("/") + "/" != mounted:
+            messages.append(checks.Warning(
+                f"CIVIC['IDP']['ISSUER'] has the path {parts.path or '/'!r} but django_civic.urls is "
+                f"included at {mounted!r}: Civic would not find the discovery document under the issuer.",
+                hint="Make the issuer the URL of the include, with a trailing slash.",
+                id="django_civic.W110"))
+    if civic_settings.DIGEST_KEY is None and not settings.DEBUG:
+        messages.append(checks.Warning(
+            "CIVIC['DIGEST_KEY'] is not set: the sub of your users at Civic is derived from SECRET_KEY and "
+            "would change (new, empty Civic accounts) when SECRET_KEY is rotated.",
+            hint="Set CIVIC['DIGEST_KEY'] to a secret of its own and never change it.",
+            id="django_civic.W111"))
+    messages.extend(_check_site_keys())
+    return messages
+
+
+def _check_site_keys() -> list[checks.CheckMessage]:
+    from django.db import DatabaseError
+
+    from django_civic.civic_auth import idp
+    from django_civic.core.encryption import DecryptionError
+    from django_civic.models import SiteSigningKey
+    from django_civic.protocols.civic_auth.idp import key_problem
+
+    try:
+        keys = list(SiteSigningKey.objects.exclude(status=SiteSigningKey.Status.RETIRED))
+    except DatabaseError:  # not migrated yet: migrate runs the checks before it creates the table
+        return []
+    messages: list[checks.CheckMessage] = []
+    if not any(key.status == SiteSigningKey.Status.ACTIVE for key in keys) and not settings.DEBUG:
+        messages.append(checks.Error(
+            "CIVIC['IDP']['ISSUER'] is set but the site has no signing key: no user can get a Civic token.",
+            hint="Run `manage.py civic_idp_keys create`.", id="django_civic.E111"))
+    for key in keys:
+        try:
+            problem = key_problem(idp.load_private_key(key.private_key), key.algorithm)
+        except (DecryptionError, ValueError, TypeError):
+            problem = "it does not decrypt with CIVIC['ENCRYPTION_KEYS'] or is not a PEM private key"
+        if problem:
+            messages.append(checks.Error(
+                f"The site signing key {key.kid} cannot be used: {problem}.",
+                hint="Rotate it (`manage.py civic_idp_keys rotate`), then retire it.",
+                id="django_civic.E112"))
     return messages
 
 

@@ -188,10 +188,17 @@ def session_access_token(request: HttpRequest) -> str | None:
 
 
 def call_civic_hub(access_token: str, payload: Any, *, profile: Any = _SETTING, **options: Any) -> Any:
-    """POST one JSON-RPC message to ``CIVIC["AUTH"]["HUB_URL"]`` as the token's user
+    """POST one JSON-RPC message to :func:`hub_url` as the token's user
     (``Authorization: Bearer`` and ``x-civic-profile-id``); returns the ``requests.Response``."""
     if profile is _SETTING:
         profile = civic_settings.AUTH["PROFILE_ID"]
     options.setdefault("timeout", max(float(civic_settings.HTTP_TIMEOUT), 15.0))
-    return call_hub(access_token, payload, url=civic_settings.AUTH["HUB_URL"], profile_id=profile or None,
-                    **options)
+    return call_hub(access_token, payload, url=hub_url(), profile_id=profile or None, **options)
+
+
+def hub_url() -> str:
+    """``CIVIC["AUTH"]["HUB_URL"]``, or with ``CIVIC["SANDBOX"]`` the sandbox's hub
+    (``SANDBOX_URL + "hub/mcp"``)."""
+    if civic_settings.SANDBOX:
+        return sandbox_url() + "hub/mcp"
+    return civic_settings.AUTH["HUB_URL"]

@@ -196,6 +196,26 @@ class DefaultCivicAdapter:
                 # update_session_auth_hash-style rotation.
         """
 
+    # -- the site as an identity provider (django_civic.civic_auth.idp) ------------------------------
+
+    def verified_email(self, user: AbstractBaseUser) -> str | None:
+        """The user's email address if it is known to be theirs, else None. It goes into the identity
+        tokens the site issues to Civic, whose access policy admits invited users by email: an address
+        nobody verified would let anyone who types it in be taken for the invited person.
+
+        By default: the user's ``email`` when one of their identities holds it as a valid, owned email
+        attribute. Override to use your own proof (django-allauth's ``EmailAddress.verified``...)."""
+        from django_civic.core.emails import same_email
+        from django_civic.models import VerifiedAttribute
+        from django_civic.models.identity import EMAIL_LABEL
+
+        email = getattr(user, "email", None)
+        if not email:
+            return None
+        owned = VerifiedAttribute.objects.filter(identity__user=user, label=EMAIL_LABEL, is_valid=True,
+                                                 is_owner=True)
+        return email if any(same_email(attribute.value, email) for attribute in owned) else None
+
     # -- login ---------------------------------------------------------------------------------------
 
     def pre_login(self, request: HttpRequest | None, user: AbstractBaseUser, result: RecordResult) -> None:

@@ -54,6 +54,7 @@ def index(request: HttpRequest) -> JsonResponse:
             "client_id": defaults.OIDC_CLIENT_ID,
             "client_secret": defaults.OIDC_CLIENT_SECRET,
         },
+        "hub": {"url": f"{base}hub/mcp", "identity_providers": f"{base}control/oidc/providers"},
         "idemia": {
             "token_url": f"{base}idemia/oauth2/token",
             "rp_handler_url": f"{base}idemia/rp/",

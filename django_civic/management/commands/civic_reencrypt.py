@@ -8,7 +8,8 @@ batch. Rows already under the first key are left alone, so the command can be st
 ``--rehash`` also recomputes the search digests, for after ``CIVIC["DIGEST_KEY"]`` changed.
 
 Stored IDEMIA proof archives are encrypted with the same keys: each one still under an old key is
-rewritten under the first key (``proofing_fetch.reencrypt_proof``), so the old key can go for them too.
+rewritten under the first key (``proofing_fetch.reencrypt_proof``), so the old key can go for them too; and
+so are the site's signing keys (``SiteSigningKey``, ``civic_idp_keys``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from django.db.models import Value
 from django_civic.core import encryption
 from django_civic.core.fields import Ciphertext
 from django_civic.idemia.fetch import reencrypt_proof
-from django_civic.models import ProofingSession, VerifiedAttribute
+from django_civic.models import ProofingSession, SiteSigningKey, VerifiedAttribute
 
 
 class Command(BaseCommand):
@@ -82,6 +83,10 @@ class Command(BaseCommand):
                             VerifiedAttribute.objects.bulk_update(touched, [name])
         self._report(counts, dry_run, rehash)
         failed_proofs = self._proofs(dry_run)
+        failed_keys = self._site_keys(dry_run)
+        if failed_keys and not failed_ids and not failed_proofs:
+            raise CommandError(f"{len(failed_keys)} site signing key(s) did not decrypt with any configured "
+                               f"key (kids: {', '.join(failed_keys)}).")
         if failed_proofs and not failed_ids:
             raise CommandError(f"{len(failed_proofs)} proof archive(s) are missing or did not decrypt with "
                                f"any configured key (session ids: {_ids(failed_proofs)}).")
@@ -107,6 +112,27 @@ class Command(BaseCommand):
             self.stdout.write(f"Checked {counts['checked']} proof archive(s): {verb} "
                               f"{counts['reencrypted']}, {counts['current']} already under the current key, "
                               f"{len(failed)} missing or undecryptable.")
+        return failed
+
+    def _site_keys(self, dry_run: bool) -> list[str]:
+        """Re-encrypt the site's signing keys (``civic_idp_keys``); return the kids that failed."""
+        field = SiteSigningKey._meta.get_field("private_key")
+        moved, failed = 0, []
+        for pk, kid, stored in SiteSigningKey.objects.values_list("pk", "kid", "private_key"):
+            token = stored.token if isinstance(stored, Ciphertext) else stored
+            try:
+                if encryption.is_current(token):
+                    continue
+                rotated = Value(Ciphertext(encryption.rotate(token)), output_field=field)
+            except encryption.DecryptionError:
+                failed.append(kid)
+                continue
+            moved += 1
+            if not dry_run:
+                SiteSigningKey.objects.filter(pk=pk).update(private_key=rotated)
+        if moved or failed:
+            verb = "would re-encrypt" if dry_run else "re-encrypted"
+            self.stdout.write(f"Site signing keys: {verb} {moved}, {len(failed)} undecryptable.")
         return failed
 
     def _report(self, counts: dict[str, int], dry_run: bool, rehash: bool) -> None:

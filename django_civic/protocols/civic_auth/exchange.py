@@ -63,18 +63,21 @@ class TokenExchanger:
         self.cache.delete(self.cache_key(str(user_key), profile))
 
     def access_token(self, user_key: Any, subject_token: SubjectToken, *, profile: str | None = None,
-                     expires_in: int | None = None) -> ExchangedToken:
+                     expires_in: int | None = None, subject_key: str | None = None) -> ExchangedToken:
         """A valid Civic access token for ``user_key`` (any stable id of your user) and ``profile``.
 
         ``subject_token`` is the user's token from your identity provider, or a callable returning it.
+        ``subject_key``, when given, is what a cached token stays bound to instead of the subject token,
+        and a callable ``subject_token`` is then called only when an exchange is needed: for tokens minted
+        on demand (the site's own identity tokens), each one new though the user is the same.
         """
         user_key = str(user_key)
         key = self.cache_key(user_key, profile)
-        token = subject_token() if callable(subject_token) else subject_token
-        if not isinstance(token, str) or not token:
-            self.cache.delete(key)
-            raise TokenExchangeError("no subject token to exchange")
-        subject = hashlib.sha256(token.encode()).hexdigest()
+        token: Any = None
+        if subject_key is None:
+            token = self._resolve(key, subject_token)
+        bound_to = token if subject_key is None else "key\n" + subject_key
+        subject = hashlib.sha256(bound_to.encode()).hexdigest()
         cached = self._cached(key, subject, profile)
         if cached is not None:
             return cached
@@ -94,8 +97,10 @@ class TokenExchanger:
             assert flight.result is not None
             return flight.result
         try:
-            flight.result = (self._cached(key, subject, profile)
-                             or self._exchange(key, subject, token, profile, expires_in))
+            flight.result = self._cached(key, subject, profile)
+            if flight.result is None:
+                token = token or self._resolve(key, subject_token)
+                flight.result = self._exchange(key, subject, token, profile, expires_in)
             return flight.result
         except BaseException as exc:
             flight.error = exc
@@ -104,6 +109,13 @@ class TokenExchanger:
             with self._lock:
                 self._flights.pop(flight_key, None)
             flight.done.set()
+
+    def _resolve(self, key: str, subject_token: SubjectToken) -> str:
+        token = subject_token() if callable(subject_token) else subject_token
+        if not isinstance(token, str) or not token:
+            self.cache.delete(key)
+            raise TokenExchangeError("no subject token to exchange")
+        return token
 
     def _cached(self, key: str, subject: str, profile: str | None) -> ExchangedToken | None:
         entry = self.cache.get(key)

@@ -8,6 +8,11 @@
   POST tokens            mint a token: {"type": "id"|"access", "persona": "alice", "client_id"?,
                          "nonce"?, "claims": {...overrides}, "remove": [...claims], "fault"?: kind}
   GET/DELETE stats       requests received per endpoint (proof that a cached path made none)
+  GET/POST providers     list / register an external identity provider for federated token exchange, as
+                         Civic's Integration page does: {"issuer", "audience",
+                         "jwks_uri" | "public_key" (PEM), "algorithms"?: ["RS256"], "max_ttl"?: 3600}
+  GET/POST access        the account's access policy: {"public_access": true|false,
+                         "invited": [{"email", "client_id"}]} (public access is on after a reset)
 """
 
 from __future__ import annotations
@@ -21,11 +26,13 @@ from django_civic.sandbox import defaults
 from django_civic.sandbox.control import register_reset
 from django_civic.sandbox.http import BadRequest, error, json_body
 from django_civic.sandbox.oidc import personas, tokens
+from django_civic.sandbox.oidc.federation import federation, new_policy, new_provider
 from django_civic.sandbox.oidc.keys import keyring
 from django_civic.sandbox.oidc.state import new_client, provider
 from django_civic.sandbox.oidc.views import issuer
 
 register_reset(provider.reset)
+register_reset(federation.reset)
 
 
 @require_GET
@@ -119,6 +126,34 @@ def stats(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"requests": provider.stats()})
 
 
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def providers(request: HttpRequest) -> JsonResponse:
+    if request.method == "GET":
+        return JsonResponse({"providers": [p.describe() for p in federation.providers.values()]})
+    try:
+        external = new_provider(json_body(request))
+    except BadRequest as exc:
+        return error(str(exc), exc.status)
+    except ValueError as exc:
+        return error(str(exc))
+    federation.register(external)
+    return JsonResponse(external.describe(), status=201)
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def access(request: HttpRequest) -> JsonResponse:
+    if request.method == "POST":
+        try:
+            federation.set_policy(*new_policy(json_body(request)))
+        except BadRequest as exc:
+            return error(str(exc), exc.status)
+        except ValueError as exc:
+            return error(str(exc))
+    return JsonResponse(federation.policy())
+
+
 urlpatterns = [
     path("personas", persona_list, name="oidc_personas"),
     path("clients", clients, name="oidc_clients"),
@@ -126,4 +161,6 @@ urlpatterns = [
     path("keys/rotate", rotate, name="oidc_rotate"),
     path("tokens", mint, name="oidc_mint"),
     path("stats", stats, name="oidc_stats"),
+    path("providers", providers, name="oidc_providers"),
+    path("access", access, name="oidc_access"),
 ]

@@ -65,6 +65,25 @@ class OIDCHelpers:
             body["access_token"] = access_token
         return self.control("POST", "oidc/tokens", body)["token"]
 
+    def register_identity_provider(self, issuer: str, audience: str, *, jwks_uri: str | None = None,
+                                   public_key: str | None = None, **options: Any) -> dict[str, Any]:
+        """Trust an external identity provider for federated token exchange, as Civic's Integration page
+        does (``algorithms``, ``max_ttl`` in ``options``)."""
+        body: dict[str, Any] = {"issuer": issuer, "audience": audience, **options}
+        if jwks_uri is not None:
+            body["jwks_uri"] = jwks_uri
+        if public_key is not None:
+            body["public_key"] = public_key
+        return self.control("POST", "oidc/providers", body)
+
+    def set_access_policy(self, public_access: bool, invited: list[dict[str, str]] | None = None) -> None:
+        """Public access on, or off with only these ``{"email", "client_id"}`` invited."""
+        self.control("POST", "oidc/access", {"public_access": public_access, "invited": invited or []})
+
+    @property
+    def hub_url(self) -> str:
+        return self.url + "hub/mcp"
+
     def oidc_stats(self) -> dict[str, int]:
         """Requests the provider received per endpoint since the last reset."""
         return self.control("GET", "oidc/stats")["requests"]

@@ -24,6 +24,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from django_civic.sandbox.faults import apply_generic, register_kinds
 from django_civic.sandbox.http import base_url
 from django_civic.sandbox.oidc import personas, tokens
+from django_civic.sandbox.oidc.federation import Refused, federation
 from django_civic.sandbox.oidc.keys import keyring
 from django_civic.sandbox.oidc.pages import render
 from django_civic.sandbox.oidc.state import ACCESS_TOKEN_LIFETIME, Client, Grant, provider
@@ -312,15 +313,15 @@ def _refresh(request: HttpRequest, client: Client, authenticated: bool, fault: s
 
 
 def _exchange(request: HttpRequest, client: Client, authenticated: bool, fault: str | None) -> HttpResponse:
+    """RFC 8693: a Civic access token for the user of the subject token, either one this provider issued
+    (Civic -> Civic keeps ``sub``) or one of a registered external identity provider (federated:
+    ``federation.py``). Civic's client always says ``access_token`` as the type, even for ID tokens (B3)."""
     form = request.POST
     if not authenticated:
         return oauth_error("invalid_client", "token exchange needs the client secret", 401)
     subject_type = form.get("subject_token_type")
     if subject_type not in (ACCESS_TOKEN_TYPE, ID_TOKEN_TYPE):
         return oauth_error("invalid_request", "subject_token_type must be an access_token or id_token type")
-    claims = tokens.verify_own(form.get("subject_token"), issuer(request))
-    if claims is None:
-        return oauth_error("invalid_grant", "the subject token is not valid")
     lifetime = ACCESS_TOKEN_LIFETIME
     if form.get("expires_in") is not None:
         raw = form["expires_in"]
@@ -333,9 +334,29 @@ def _exchange(request: HttpRequest, client: Client, authenticated: bool, fault: 
         if not profile or len(profile) > 200:
             return oauth_error("invalid_request", "civic_profile is malformed")
         extra["civic_profile"] = profile
-    scopes = str(claims.get("scope") or "openid email profile").split()
-    access_claims = tokens.access_token_claims(issuer(request), client.client_id, claims["sub"], scopes,
-                                               lifetime=lifetime, extra=extra)
+    subject = form.get("subject_token") or ""
+    claims = tokens.verify_own(subject, issuer(request))
+    try:
+        if claims is not None:
+            sub = claims["sub"]
+            scopes = str(claims.get("scope") or "openid email profile").split()
+            persona = personas.persona_for_subject(sub)
+            person = personas.claims(persona) if persona else {}
+            email, verified = person.get("email"), person.get("email_verified") is True
+        else:
+            external, subject_claims = federation.verify(subject)
+            user = federation.user_for(external.issuer, subject_claims)
+            sub, scopes, lifetime = user.sub, ["openid", "email", "profile"], min(lifetime, external.max_ttl)
+            email, verified = user.email, user.email_verified
+            extra.update({"email": email, "email_verified": verified, "name": user.name,
+                          "federated_iss": external.issuer})
+        if not federation.admits(email, verified, client.client_id):
+            raise Refused("public access is off and the user is not invited with this email and client id")
+    except Refused as exc:
+        return oauth_error("invalid_grant", str(exc))
+    access_claims = tokens.access_token_claims(issuer(request), client.client_id, sub, scopes,
+                                               lifetime=lifetime, extra={k: v for k, v in extra.items()
+                                                                         if v is not None})
     if fault == "expired":
         lifetime = 0
     return _tokens_response({"access_token": tokens.sign(access_claims, typ="at+jwt"),
