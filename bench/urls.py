@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import authenticate, get_user_model, login
 from django.http import HttpRequest, JsonResponse
@@ -39,3 +40,9 @@ urlpatterns = [
     path("bench/bare-session-login/", bare_session_login),
     path("bench/password-login/", password_login),
 ]
+
+if settings.PEERS:
+    urlpatterns += [
+        path("oidc/", include("mozilla_django_oidc.urls")),
+        path("accounts/", include("allauth.urls")),
+    ]
