@@ -1,13 +1,13 @@
 """Django settings for the benchmark's in-process rows and its app servers.
 
 Close to a production site: DEBUG off (so Django keeps no query log), the default password hasher
-(PBKDF2, which row 2 compares against), sessions in the cache (Redis for row 3's app servers), as
+(PBKDF2, which row 4 compares against), sessions in the cache (Redis for row 5's app servers), as
 Django's deployment documentation suggests for performance, and the sandbox in another process at
 ``CIVIC_BENCH_SANDBOX_URL``. Environment variables choose the database, cache and session store:
 
   CIVIC_BENCH_DB=sqlite (default: an in-memory database created per process) or postgres (the
   ``civic_bench`` database on 127.0.0.1, which the benchmark creates); CIVIC_BENCH_SCHEMA picks the
-  PostgreSQL schema, CIVIC_BENCH_EXTRA_SCHEMAS adds one database alias per schema (row 6 keeps its
+  PostgreSQL schema, CIVIC_BENCH_EXTRA_SCHEMAS adds one database alias per schema (row 7 keeps its
   10k and 1M data sets side by side in two schemas).
   CIVIC_BENCH_CACHE=locmem (default) or redis (127.0.0.1:6379 db 14, shared by the app servers).
   CIVIC_BENCH_SESSIONS=cache (default) or db (Django's default session store; row 4 reports both).
@@ -174,7 +174,7 @@ CIVIC = {
     "SANDBOX_URL": os.environ.get("CIVIC_BENCH_SANDBOX_URL", "http://127.0.0.1:8765/"),
     # The sandbox check refuses SANDBOX without DEBUG; the benchmark wants production-like DEBUG=False.
     "SANDBOX_ALLOW_WITHOUT_DEBUG": True,
-    # Fixed keys, so that data generated once for row 6 stays readable in later runs.
+    # Fixed keys, so that data generated once for row 7 stays readable in later runs.
     "ENCRYPTION_KEYS": ["django-civic-bench-encryption-key"],
     "DIGEST_KEY": "django-civic-bench-digest-key",
     # A load test is by definition over any sane per-client rate limit.

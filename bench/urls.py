@@ -1,5 +1,5 @@
 """The benchmark site: the Django admin and django_civic's URLs, as a user's site mounts them, plus two
-JSON login views of its own for row 2: a password login (Django's ``authenticate()`` with the default
+JSON login views of its own for row 4: a password login (Django's ``authenticate()`` with the default
 hasher, then ``login()``), the reference of a Civic login; and a bare session login (no credential
 checked), the framework's share of any login, reported beside the figures."""
 
