@@ -391,6 +391,16 @@ def test_forged_unknown_session(idemia, pending):
     assert snapshot(idemia) == before
 
 
+def test_a_case_variant_of_the_session_id_is_another_session(idemia, pending):
+    """IDEMIA's ids are compared byte for byte on every database: MariaDB's default collation would find
+    the session by an upper-cased id, leaving only the secret between a forged callback and the session."""
+    session, path, body = pending
+    before = snapshot(idemia)
+    upper = {**body, "sessionId": body["sessionId"].upper()}
+    assert_refused(post_callback(path, upper), 404, "unknown_session")
+    assert snapshot(idemia) == before
+
+
 def test_forged_wrong_secret(idemia, pending):
     session, path, body = pending
     before = snapshot(idemia)

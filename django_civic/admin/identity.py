@@ -20,7 +20,6 @@ from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.core.paginator import Paginator
-from django.db import connections
 from django.db.models import Case, Exists, F, OuterRef, Prefetch, QuerySet, Value, When
 from django.http import HttpRequest
 from django.utils.functional import cached_property
@@ -190,16 +189,11 @@ class ValidityFilter(admin.SimpleListFilter):
 # -- pagination ------------------------------------------------------------------------------------
 
 class LargeTablePaginator(Paginator):
-    """Counts that stay cheap on big tables.
+    """Counts that stay cheap on big tables: an exact count up to ``COUNT_CAP``, past which counting
+    stops (``COUNT(*)`` over a ``LIMIT`` subquery, through the ORM), so a list of a million identities
+    costs no more to count than one of ten thousand. Such a list pages through ``COUNT_CAP`` results
+    (narrow it with search or a filter to reach the rest)."""
 
-    Unfiltered on PostgreSQL: the planner's row estimate (``pg_class.reltuples``) instead of ``COUNT(*)``
-    over every row, once the table has ``EXACT_BELOW`` rows or more. Filtered or searched: an exact count
-    up to ``COUNT_CAP``, past which counting stops (``COUNT(*)`` over a ``LIMIT`` subquery), so a filter
-    matching most of a million rows costs no more than one matching ten thousand; such a list shows
-    ``COUNT_CAP`` results and pages through that many (narrow the filter to see the rest).
-    """
-
-    EXACT_BELOW = 100_000
     COUNT_CAP = 10_000
 
     @cached_property
@@ -207,26 +201,7 @@ class LargeTablePaginator(Paginator):
         queryset = self.object_list
         if not isinstance(queryset, QuerySet):
             return super().count
-        if not queryset.query.where:
-            estimated = self._estimated_or_exact(queryset)
-            return estimated if estimated is not None else queryset.count()
         return queryset.order_by()[: self.COUNT_CAP].count()
-
-    def _estimated_or_exact(self, queryset: QuerySet) -> int | None:
-        """PostgreSQL: the estimate from ``EXACT_BELOW`` rows up, else the exact count, in one query at
-        every size (the ``COUNT(*)`` subquery only runs when the estimate is small), so the changelist
-        makes as many queries at 10k rows as at 1M. None elsewhere."""
-        connection = connections[queryset.db]
-        if connection.vendor != "postgresql":
-            return None
-        table = connection.ops.quote_name(queryset.model._meta.db_table)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT CASE WHEN reltuples >= %s THEN reltuples::bigint ELSE (SELECT COUNT(*) FROM {table}) END"
-                " FROM pg_class WHERE oid = %s::regclass",
-                [self.EXACT_BELOW, queryset.model._meta.db_table])
-            row = cursor.fetchone()
-        return int(row[0]) if row else None
 
 
 # -- identities ------------------------------------------------------------------------------------

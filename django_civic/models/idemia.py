@@ -23,6 +23,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from django_civic.core.fields import ExactCharField
 from django_civic.models.identity import CivicIdentity
 
 
@@ -59,13 +60,13 @@ class ProofingSession(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="proofing_sessions",
         verbose_name=_("user"),
     )
-    idemia_session_id = models.CharField(
+    idemia_session_id = ExactCharField(
         _("IDEMIA session id"), max_length=128, unique=True, null=True, blank=True,
         help_text=_("IDEMIA's sessionId, set once IDEMIA created the session."),
     )
     callback_secret_hash = models.CharField(_("callback secret hash"), max_length=64, editable=False)
     status = models.CharField(_("status"), max_length=24, choices=Status.choices, default=Status.CREATED)
-    idemia_identity_id = models.CharField(
+    idemia_identity_id = ExactCharField(
         _("IDEMIA identity id"), max_length=64, unique=True, null=True, blank=True,
         help_text=_("The GIPS identity the callback named; bound to the first session that claimed it."),
     )
