@@ -61,7 +61,7 @@ def _wrap(counter: Counter[str], module_name: str, attribute: str, label: str) -
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.login_breakdown", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--postgres", action="store_true", help="PostgreSQL and Redis, as row 5's app servers")
+    parser.add_argument("--postgres", action="store_true", help="PostgreSQL and Redis, as row 5's servers")
     parser.add_argument("--logins", type=int, default=300)
     args = parser.parse_args()
     people = 20

@@ -55,7 +55,9 @@ def run(options: Options) -> RowResult:
 
         get_user_model().objects.create_user(BARE_LOGIN_USERNAME)
 
-        def logins(server: site.WSGICaller) -> tuple[Callable[[], None], Callable[[], None], Callable[[], None]]:
+        Login = Callable[[], None]
+
+        def logins(server: site.WSGICaller) -> tuple[Login, Login, Login]:
             def civic_login() -> None:
                 body = server.civic_login(next(codes))
                 assert not body["user_created"], "a measured login was a sign-up"
@@ -87,7 +89,9 @@ def run(options: Options) -> RowResult:
         # login alike (a password login too), reported beside the row's figure.
         with override_settings(SESSION_ENGINE=DATABASE_SESSIONS):
             db_civic, db_password, db_bare = logins(site.WSGICaller())
-            db_result = side_by_side(lambda: per_op(db_civic, batch), lambda: per_op(db_password, 1), db_rounds)
+            db_result = side_by_side(
+                lambda: per_op(db_civic, batch), lambda: per_op(db_password, 1), db_rounds
+            )
             db_bare_result = side_by_side(
                 lambda: per_op(db_bare, batch), lambda: per_op(db_civic, batch), db_rounds)
 

@@ -122,7 +122,9 @@ def run(options: Options) -> RowResult:
     app_rate = statistics.median(r.per_second for r, _ in results["app"])
     cpus = len(os.sched_getaffinity(0))
     limits = [machine_limits(cpu, cpus=cpus) for _, cpu in results["app"]]
-    ratios = sorted(r.per_second / limit["ceiling_logins_per_s"] for (r, _), limit in zip(results["app"], limits))
+    ratios = sorted(
+        r.per_second / limit["ceiling_logins_per_s"] for (r, _), limit in zip(results["app"], limits)
+    )
     ceiling = statistics.median(limit["ceiling_logins_per_s"] for limit in limits)
 
     def median_ms(kind: str, pct: float) -> float:

@@ -69,7 +69,8 @@ def login_flow(handle: SandboxHandle, library: str) -> Callable[[], float]:
         status, headers, body = browser.request("GET", back)
         ended = cpu_seconds()
         if status != 302 or headers.get("location") != "/":
-            raise RuntimeError(f"{library}: the callback failed: {status} {headers.get('location')} {body[:300]!r}")
+            where = headers.get("location")
+            raise RuntimeError(f"{library}: the callback failed: {status} {where} {body[:300]!r}")
         return (started - began) + (ended - resumed)
 
     return login
@@ -93,7 +94,7 @@ def run(options: Options) -> RowResult:
         # Queries and provider calls per returning login (counted apart from the timed rounds: capturing
         # queries costs CPU of its own).
         counted = options.pick(5, 1)
-        queries: dict[str, int] = {}
+        queries: dict[str, float] = {}
         provider_calls: dict[str, dict[str, float]] = {}
         for library, login in logins.items():
             handle.clear_oidc_stats()
@@ -104,7 +105,9 @@ def run(options: Options) -> RowResult:
             stats = handle.oidc_stats()
             stats.pop("authorize", None)  # the browser's visit to the login page, not the server's call
             # "token:code" repeats "token" by grant type.
-            provider_calls[library] = {k: round(v / counted, 2) for k, v in sorted(stats.items()) if v and ":" not in k}
+            provider_calls[library] = {
+                k: round(v / counted, 2) for k, v in sorted(stats.items()) if v and ":" not in k
+            }
 
         def timed(login: Callable[[], float]) -> Callable[[], float]:
             def one_batch() -> float:

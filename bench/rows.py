@@ -35,5 +35,5 @@ def find(selector: str) -> str:
 
 
 def number(key: str) -> int:
-    """A row's number in the issue's table, from its key (``login_cpu`` -> 2); the key is the module's name."""
+    """A row's number in the issue's table from its key, the module's name (``login_cpu`` -> 4)."""
     return [module.rsplit(".", 1)[1] for module in ROW_MODULES].index(key) + 1

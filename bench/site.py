@@ -84,7 +84,9 @@ class Browser:
         self.application = application or WSGIHandler()
         self.cookies: dict[str, str] = {"csrftoken": CSRF_SECRET}
 
-    def request(self, method: str, url: str, form: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+    def request(
+        self, method: str, url: str, form: dict[str, str] | None = None
+    ) -> tuple[int, dict[str, str], bytes]:
         """``method`` ``url`` (a path with its query, or an absolute URL on this site); returns the status,
         the headers (the last of each name) and the body."""
         from http.cookies import SimpleCookie
@@ -110,7 +112,9 @@ class Browser:
             environ["CONTENT_TYPE"] = "application/x-www-form-urlencoded"
             environ["HTTP_X_CSRFTOKEN"] = CSRF_SECRET
         answer: list[Any] = []
-        chunks = self.application(environ, lambda line, headers, exc_info=None: answer.extend([line, headers]))
+        chunks = self.application(
+            environ, lambda line, headers, exc_info=None: answer.extend([line, headers])
+        )
         try:
             content = b"".join(chunks)
         finally:

@@ -84,7 +84,8 @@ def test_a_cpu_row_from_a_side_by_side_measurement():
     result = side_by_side(lambda: 0.004, lambda: 0.001, rounds=3)
     row = RowResult.cpu_side_by_side("k", "A row", result, unit="ms", target=Target("<=", 3.0, ""),
                                      details={"extra": 1})
-    assert (row.measured, row.measured_unit, row.reference, row.reference_unit) == (4.0, "ms CPU", 1.0, "ms CPU")
+    assert (row.measured, row.measured_unit) == (4.0, "ms CPU")
+    assert (row.reference, row.reference_unit) == (1.0, "ms CPU")
     assert row.ratio == 4.0 and row.status == "fail"
     assert row.details == {"ratio_p25": 4.0, "ratio_p75": 4.0, "rounds": 3, "extra": 1}
 
@@ -130,7 +131,8 @@ def test_the_login_breakdown_runs():
 
 def test_row_5_works_out_the_ceiling_of_the_machine():
     # Per login: sandbox 2 ms, PostgreSQL 0.5, Redis 0.5, load generator 1: 4 ms besides the app servers.
-    cpu = {"sandbox": 0.002, "PostgreSQL": 0.0005, "Redis": 0.0005, "load generator": 0.001, "foreign cpus": 0.0}
+    cpu = {"sandbox": 0.002, "PostgreSQL": 0.0005, "Redis": 0.0005, "load generator": 0.001,
+           "foreign cpus": 0.0}
     # 2 free CPUs filled by 4 ms per login: 500/s (the sandbox alone would take 500/s too, on one CPU).
     limits = machine_limits(cpu, cpus=2)
     assert limits["ceiling_logins_per_s"] == 500.0 and limits["others_cpu_ms_per_login"] == 4.0

@@ -2,8 +2,9 @@
 
 Used by Civic SIP (``sip/tokens.py``: auth codes, data tokens and partner tokens, all ES256) and Civic
 Auth (``oidc/validation.py``: ID and access tokens, RS256 from Civic, or any asymmetric algorithm a site
-allows). PyJWT does the cryptography (its algorithm objects, which PyJWS.decode uses too); this module is the thin layer of rules PyJWT
-leaves to its callers, because each one closes an attack (tests/test_jws.py has one test per rule):
+allows). PyJWT does the cryptography (its algorithm objects, which PyJWS.decode uses too); this module
+is the thin layer of rules PyJWT leaves to its callers, because each one closes an attack
+(tests/test_jws.py has one test per rule):
 
 - **Compact serialization** (checked here, so PyJWT's algorithm verifies the signature of segments this
   module has split and decoded): exactly three segments, each unpadded base64url in its canonical spelling
