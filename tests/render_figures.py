@@ -48,6 +48,11 @@ DESCRIPTIONS = {
     "replay.id_token.jti": "One ID token sent 50 times at once, each with its own nonce id holding its "
                            "nonce (only the jti can stop it), two processes",
     "hostile_input.sip_exchange.bodies": "Any body, content type, method and headers on the SIP exchange",
+    "hostile_input.charset.civic_sip_exchange": "JSON bodies whose charset is a compression codec (bz2_codec, "
+                                                "zlib_codec...) on the SIP exchange: a 49 KB body inflating to 50 MB",
+    "hostile_input.charset.civic_auth_token": "The same charsets on the ID-token login",
+    "hostile_input.civic_auth_token.signed_claims": "ID tokens signed by the provider with any value in the claims "
+                                                    "they are judged by (huge numbers, lone surrogates, any type)",
     "hostile_input.sip_exchange.forged_codes": "Forged auth codes built from genuine ones (alg none, HS256 "
                                                "keyed with Civic's public key, kid/jku/jwk injection, "
                                                "swapped or mangled signatures, edited claims)",
@@ -91,6 +96,10 @@ DESCRIPTIONS = {
     "takeover.several_matches": "A verified email that two accounts share",
     "takeover.inactive_match": "A verified email of an inactive account",
     "throttle.default.sip_exchange": "Default rate on civic/sip/exchange/",
+    "throttle.concurrent.locmem": "Attempts sent all at once against a 30/min limit, LocMem cache",
+    "throttle.concurrent.redis": "Attempts sent all at once against a 30/min limit, Redis cache",
+    "throttle.concurrent.database": "Attempts sent all at once against a 10/min limit, database cache "
+                                    "(PostgreSQL)",
     "throttle.default.civic_auth_nonce": "Default rate on civic/auth/nonce/",
     "throttle.default.civic_auth_token": "Default rate on civic/auth/token/",
     "throttle.spoofed_ip.sip_exchange": "Rotating X-Forwarded-For with no trusted proxy",

@@ -110,7 +110,10 @@ def busy_switching():
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("backend", sorted(CONCURRENT_CACHES))
+@pytest.mark.parametrize("backend", [
+    pytest.param(name, marks=[pytest.mark.postgres] if name != "locmem" else [])
+    for name in sorted(CONCURRENT_CACHES)
+])
 def test_the_limit_holds_under_concurrency_on_every_cache(settings, backend, busy_switching, record_figure):
     if backend == "redis" and os.environ.get("CIVIC_TEST_CACHE") != "redis":
         pytest.skip("needs Redis (CIVIC_TEST_CACHE=redis, make test-postgres)")
