@@ -59,8 +59,11 @@ test-quickstart: $(STAMP)
 
 test-all: test test-postgres test-mysql test-browser test-quickstart
 
+# The peers (mozilla-django-oidc, django-allauth, simplejwt) into the bench extra, Civic's Node SDK with npm
+# (bench/node, from its lock file), then every row; the first run also builds the 1M-identity data set.
 bench: $(STAMP)
 	$(PIP) install -e ".[bench]"
+	cd bench/node && npm ci --no-audit --no-fund
 	$(PY) -m bench
 
 # tox finds python3.10 ... python3.13 on PATH: add pyenv's interpreters when pyenv is there.

@@ -1,4 +1,4 @@
-"""Row 6: the identity admin with a million verified people against the same admin with ten thousand.
+"""Row 7: the identity admin with a million verified people against the same admin with ten thousand.
 
 Two data sets live side by side in the ``civic_bench`` PostgreSQL database (schemas ``bench_10k`` and
 ``bench_1m``, built once by ``bench.scale_data`` and reused). A logged-in superuser loads, through

@@ -1,6 +1,7 @@
-"""``python -m bench.app_server``: the benchmark site served on 127.0.0.1 (row 3 starts two).
+"""``python -m bench.app_server``: the benchmark site served on 127.0.0.1 (row 5 starts two).
 
-Django's threaded WSGI server with the sandbox's own request handler, so both sides of row 3 pay the
+Django's threaded WSGI server with the sandbox's own request handler, so the app servers and the sandbox
+of row 5 pay the
 same HTTP server costs (responses sent in one segment). Settings come from the environment set by the row
 (``CIVIC_BENCH_*``: PostgreSQL schema, Redis cache, sandbox URL); the row has migrated the database
 already. Prints ``{"url": ...}`` on its first line, then serves until stopped.

@@ -53,7 +53,8 @@ def signed_exchanges(handle: SandboxHandle, sip: dict[str, Any], codes: list[str
             "Accept": "*/*",
             "Content-Type": "application/json",
             "Authorization": authorization_header(
-                sip["app_id"], key, sip["app_secret"], sip["api_url"], body),
+                sip["app_id"], key, sip["app_secret"], sip["api_url"], body
+            ),
         }
         prepared.append(Prepared(url, compact_json(body).encode(), headers))
     return prepared

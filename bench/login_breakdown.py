@@ -1,11 +1,11 @@
 """``python -m bench.login_breakdown [--postgres]``: where the server CPU of one Civic login goes.
 
-Not a row of the table: a profiling aid for row 2 (and row 3 with ``--postgres``: PostgreSQL and Redis
+Not a row of the table: a profiling aid for row 4 (and row 5 with ``--postgres``: PostgreSQL and Redis
 instead of in-memory SQLite and the local-memory cache). Runs returning-user logins through the site's
-WSGI application, as row 2 does, with the steps of the login wrapped in CPU-time counters, and prints the
+WSGI application, as row 4 does, with the steps of the login wrapped in CPU-time counters, and prints the
 CPU per login of each step (steps nest: ``authenticate`` contains the pre-check, the exchange and
 ``record_identity``). The counters cost a few microseconds per step; compare steps, not the total with
-row 2's figure.
+row 4's figure.
 """
 
 from __future__ import annotations
@@ -61,8 +61,7 @@ def _wrap(counter: Counter[str], module_name: str, attribute: str, label: str) -
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.login_breakdown", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--postgres", action="store_true",
-                        help="PostgreSQL and Redis, as row 3's app servers")
+    parser.add_argument("--postgres", action="store_true", help="PostgreSQL and Redis, as row 5's servers")
     parser.add_argument("--logins", type=int, default=300)
     args = parser.parse_args()
     people = 20

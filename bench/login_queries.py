@@ -1,4 +1,4 @@
-"""Row 4: database queries per Civic login, with 2 attributes and with 12.
+"""Row 6: database queries per Civic login, with 2 attributes and with 12.
 
 The same login through the exchange endpoint (Django's test client, queries counted with
 ``CaptureQueriesContext``), for a person who releases 2 verified attributes and one who releases 12, in

@@ -90,3 +90,20 @@ def percentile(values: Sequence[float], pct: float) -> float:
         return math.nan
     rank = max(1, math.ceil(pct / 100 * len(ordered)))
     return ordered[rank - 1]
+
+
+def interleaved(sides: dict[str, Callable[[], float]], rounds: int) -> dict[str, list[float]]:
+    """Like :func:`side_by_side` for any number of sides: every round runs each side once (each returns
+    its cost per operation), the order rotating from round to round so that no side always goes first."""
+    names = list(sides)
+    costs: dict[str, list[float]] = {name: [] for name in names}
+    for index in range(rounds):
+        shift = index % len(names)
+        for name in names[shift:] + names[:shift]:
+            costs[name].append(sides[name]())
+    return costs
+
+
+def against(costs: dict[str, list[float]], measured: str, reference: str) -> SideBySide:
+    """Two sides of an :func:`interleaved` measurement, as a :class:`SideBySide`."""
+    return SideBySide(list(costs[measured]), list(costs[reference]))

@@ -1,4 +1,4 @@
-"""Row 7: peak memory while exchanging a 6 MB "processed" (S3) payload, against the payload's size.
+"""Row 8: peak memory while exchanging a 6 MB "processed" (S3) payload, against the payload's size.
 
 The sandbox answers the exchange with Civic's large-payload variant (fault ``large_payload`` on channel
 ``sip.exchange``, option ``size``): a ``payloadUrl`` from which the client downloads the 6 MB data token,

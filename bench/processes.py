@@ -70,13 +70,14 @@ class Child:
         env: dict[str, str] | None = None,
         ready_timeout: float = 60.0,
         name: str = "child",
+        interactive: bool = False,
     ) -> None:
         self.name = name
         self.process = subprocess.Popen(
             list(argv),
             cwd=REPO,
             env=env or child_env(),
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE if interactive else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -110,6 +111,13 @@ class Child:
         except ValueError:
             self.stop()
             raise RuntimeError(f"{self.name} printed {line[:200]!r} instead of JSON") from None
+
+    def ask(self, line: str, timeout: float = 300.0) -> dict[str, Any]:
+        """Send one line to an ``interactive`` child and return the JSON line it answers."""
+        assert self.process.stdin is not None
+        self.process.stdin.write(line + "\n")
+        self.process.stdin.flush()
+        return self._first_line(timeout)
 
     @property
     def pid(self) -> int:

@@ -1,4 +1,4 @@
-"""Route every query to the database alias chosen for the current block (row 6 keeps a 10k and a 1M
+"""Route every query to the database alias chosen for the current block (row 7 keeps a 10k and a 1M
 data set side by side, in two PostgreSQL schemas, and serves the same admin page from each in turn)."""
 
 from __future__ import annotations

@@ -6,13 +6,14 @@ import importlib
 from types import ModuleType
 
 ROW_MODULES = [
-    "bench.sip_exchange_cpu",  # 1 client CPU per SIP exchange vs the raw cryptography
-    "bench.login_cpu",  # 2 server CPU per Civic login vs a PBKDF2 password login
-    "bench.login_throughput",  # 3 logins/s through two app servers vs the sandbox alone
-    "bench.login_queries",  # 4 queries per login, 2 vs 12 attributes
-    "bench.bearer_auth",  # 5 bearer-token authentication vs a bare JWT verification
-    "bench.admin_scale",  # 6 admin changelist and search, 10k vs 1M identities
-    "bench.payload_memory",  # 7 peak memory exchanging a 6 MB processed payload
+    "bench.oidc_login_cpu",  # 1 server CPU per Civic Auth login vs mozilla-django-oidc and allauth
+    "bench.bearer_auth",  # 2 DRF bearer request vs simplejwt and mozilla-django-oidc's DRF class
+    "bench.sip_exchange_cpu",  # 3 client CPU per SIP exchange vs Civic's Node SDK
+    "bench.login_cpu",  # 4 server CPU per SIP login vs a Django password login
+    "bench.login_throughput",  # 5 logins/s through two app servers vs the machine's ceiling
+    "bench.login_queries",  # 6 queries per login, 2 vs 12 attributes
+    "bench.admin_scale",  # 7 admin changelist and search, 10k vs 1M identities
+    "bench.payload_memory",  # 8 peak memory exchanging a 6 MB processed payload
 ]
 
 
@@ -34,8 +35,5 @@ def find(selector: str) -> str:
 
 
 def number(key: str) -> int:
-    """A row's number in the issue's table, from its key (``login_cpu`` -> 2).
-
-    The key is the module's name.
-    """
+    """A row's number in the issue's table from its key, the module's name (``login_cpu`` -> 4)."""
     return [module.rsplit(".", 1)[1] for module in ROW_MODULES].index(key) + 1

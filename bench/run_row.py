@@ -1,7 +1,7 @@
 """``python -m bench.run_row MODULE [--quick]``: run one row in this process, print its JSON last.
 
 ``python -m bench`` starts one of these per row, so every row gets fresh Django settings, a fresh
-database connection and a clean heap (row 7 measures memory).
+database connection and a clean heap (row 8 measures memory).
 """
 
 from __future__ import annotations

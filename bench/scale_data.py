@@ -1,4 +1,4 @@
-"""Row 6's data sets: N people, each a user with a Civic identity and 2 verified attributes, in PostgreSQL.
+"""Row 7's data sets: N people, each a user with a Civic identity and 2 verified attributes, in PostgreSQL.
 
 Generated inside the database with ``INSERT ... SELECT generate_series`` (a million people take a minute
 or two rather than hours of ORM saves): every row gets the same precomputed ciphertext and a unique

@@ -71,3 +71,61 @@ class WSGICaller:
         if not status.startswith("200"):
             raise RuntimeError(f"the Civic login failed: {status} {content[:300]!r}")
         return json.loads(content)
+
+
+class Browser:
+    """A browser calling the site's WSGI application directly (no test client in between): cookies kept
+    in a jar, as ``http://localhost/`` (the sandbox's default OIDC client accepts any redirect URI on
+    localhost), with a CSRF cookie and header on every POST as a page of the site would send them."""
+
+    def __init__(self, application: Any = None) -> None:
+        from django.core.handlers.wsgi import WSGIHandler
+
+        self.application = application or WSGIHandler()
+        self.cookies: dict[str, str] = {"csrftoken": CSRF_SECRET}
+
+    def request(
+        self, method: str, url: str, form: dict[str, str] | None = None
+    ) -> tuple[int, dict[str, str], bytes]:
+        """``method`` ``url`` (a path with its query, or an absolute URL on this site); returns the status,
+        the headers (the last of each name) and the body."""
+        from http.cookies import SimpleCookie
+        from urllib.parse import urlencode, urlsplit
+
+        parts = urlsplit(url)
+        body = urlencode(form or {}).encode()
+        environ = {
+            "REQUEST_METHOD": method,
+            "PATH_INFO": parts.path,
+            "QUERY_STRING": parts.query,
+            "SERVER_NAME": "localhost",
+            "SERVER_PORT": "80",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(body),
+            "CONTENT_LENGTH": str(len(body)),
+            "REMOTE_ADDR": "127.0.0.1",
+            "HTTP_HOST": "localhost",
+            "HTTP_COOKIE": "; ".join(f"{k}={v}" for k, v in self.cookies.items()),
+        }
+        if method == "POST":
+            environ["CONTENT_TYPE"] = "application/x-www-form-urlencoded"
+            environ["HTTP_X_CSRFTOKEN"] = CSRF_SECRET
+        answer: list[Any] = []
+        chunks = self.application(
+            environ, lambda line, headers, exc_info=None: answer.extend([line, headers])
+        )
+        try:
+            content = b"".join(chunks)
+        finally:
+            getattr(chunks, "close", lambda: None)()
+        headers: dict[str, str] = {}
+        for name, value in answer[1]:
+            if name.lower() == "set-cookie":
+                for morsel in SimpleCookie(value).values():
+                    if morsel.value and morsel["max-age"] != "0":
+                        self.cookies[morsel.key] = morsel.value
+                    else:
+                        self.cookies.pop(morsel.key, None)
+            headers[name.lower()] = value
+        return int(answer[0].split()[0]), headers, content

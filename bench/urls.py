@@ -1,5 +1,5 @@
 """The benchmark site: the Django admin and django_civic's URLs, as a user's site mounts them, plus two
-JSON login views of its own for row 2: a password login (Django's ``authenticate()`` with the default
+JSON login views of its own for row 4: a password login (Django's ``authenticate()`` with the default
 hasher, then ``login()``), the reference of a Civic login; and a bare session login (no credential
 checked), the framework's share of any login, reported beside the figures."""
 
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import authenticate, get_user_model, login
 from django.http import HttpRequest, JsonResponse
@@ -39,3 +40,9 @@ urlpatterns = [
     path("bench/bare-session-login/", bare_session_login),
     path("bench/password-login/", password_login),
 ]
+
+if settings.PEERS:
+    urlpatterns += [
+        path("oidc/", include("mozilla_django_oidc.urls")),
+        path("accounts/", include("allauth.urls")),
+    ]

@@ -354,7 +354,8 @@ def test_users_changelist_shows_verification_with_filters(staff):
     both = make_identity(2, provider="https://auth.civic.com/oauth/", valid=False).user
     record_identity(provider="civic_sip", subject="sip-of-2", attributes=[], user=both)
     ProofingSession.objects.create(user=both, status=ProofingSession.Status.VERIFIED,
-                                   level_of_assurance="LOA3", expires_at=timezone.now(), completed_at=timezone.now())
+                                   level_of_assurance="LOA3", expires_at=timezone.now(),
+                                   completed_at=timezone.now())
     url = reverse("admin:auth_user_changelist")
     body = staff.get(url).content.decode()
     assert "Civic Auth, Civic SIP</span><br><small class=\"civic-facts\">LOA3</small>" in body

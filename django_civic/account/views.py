@@ -1,8 +1,8 @@
 """The account pages a Django site expects, for verified identity (allauth's ``account/`` pages).
 
 ``login``        every enabled way in: Civic SIP buttons (``CIVIC["SIP"]["LOGIN_SCOPES"]``), Civic Auth,
-                 and the site's password form when ``ModelBackend`` is on. Usable as ``LOGIN_URL``; its ``next``
-                 goes through the one safe-redirect helper (``core/redirects.py``).
+                 and the site's password form when ``ModelBackend`` is on. Usable as ``LOGIN_URL``; its
+                 ``next`` goes through the one safe-redirect helper (``core/redirects.py``).
 ``logout``       GET asks, POST logs out (CSRF-protected; a link or an ``<img>`` elsewhere cannot log anyone
                  out), ending the Civic Auth session too with ``CIVIC["AUTH"]["PROVIDER_LOGOUT"]``.
 ``connections``  the signed-in person's logins: connect another (the Civic buttons, which connect when

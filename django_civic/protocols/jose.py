@@ -2,10 +2,12 @@
 
 Used by Civic SIP (``sip/tokens.py``: auth codes, data tokens and partner tokens, all ES256) and Civic
 Auth (``oidc/validation.py``: ID and access tokens, RS256 from Civic, or any asymmetric algorithm a site
-allows). PyJWT does the cryptography and the JWS framing; this module is the thin layer of rules PyJWT
-leaves to its callers, because each one closes an attack (tests/test_jws.py has one test per rule):
+allows). PyJWT does the cryptography (its algorithm objects, which PyJWS.decode uses too); this module
+is the thin layer of rules PyJWT leaves to its callers, because each one closes an attack
+(tests/test_jws.py has one test per rule):
 
-- **Compact serialization**: exactly three segments, each unpadded base64url in its canonical spelling
+- **Compact serialization** (checked here, so PyJWT's algorithm verifies the signature of segments this
+  module has split and decoded): exactly three segments, each unpadded base64url in its canonical spelling
   (the unused low bits of the last character are zero), so a token has one spelling and nothing is
   silently dropped (Python's base64 decoder skips characters outside the alphabet).
 - **Header**: a UTF-8 JSON object without duplicate member names; ``crit`` and ``b64`` are refused (we
@@ -29,7 +31,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from jwt.api_jws import PyJWS
-from jwt.exceptions import InvalidSignatureError, PyJWTError
+from jwt.exceptions import PyJWTError
 from jwt.utils import base64url_decode
 
 __all__ = ["ALGORITHMS", "MIN_RSA_BITS", "CompactJWS", "JWSError", "parse", "sign", "verify"]
@@ -133,13 +135,20 @@ def verify(parsed: CompactJWS, key: Any, alg: str) -> dict[str, Any]:
     if not isinstance(alg, str) or alg not in ALGORITHMS or parsed.alg != alg:
         raise JWSError("algorithm is not allowed", "alg_not_allowed")
     _check_key(key, alg)
+    # PyJWT's algorithm checks the signature. Not PyJWS.decode: parse() has already checked and split
+    # the segments, more strictly than PyJWT does, and PyJWT would check each of them again, character
+    # by character in Python: more than the RSA verification itself on an access token, and 90% of the
+    # CPU of a SIP data token (docs/performance.md, row 2).
+    signing_input, _, signature = parsed.token.rpartition(".")
     try:
-        payload = _PYJWS.decode_complete(parsed.token, key, algorithms=[alg])["payload"]
-    except InvalidSignatureError:
-        raise JWSError("signature does not verify", "bad_signature") from None
-    except PyJWTError:  # parse() already refused what PyJWT could refuse for its shape
-        raise JWSError("token is malformed") from None
-    return _json_object(payload, "claims")
+        verified = _PYJWS.get_algorithm_by_name(alg).verify(
+            signing_input.encode("ascii"), key, base64url_decode(signature)
+        )
+    except (PyJWTError, ValueError):  # a signature of the wrong length for the key
+        verified = False
+    if not verified:
+        raise JWSError("signature does not verify", "bad_signature")
+    return _json_object(base64url_decode(signing_input[signing_input.index(".") + 1:]), "claims")
 
 
 def sign(payload: bytes, key: Any, alg: str, *, headers: dict[str, Any] | None = None) -> str:

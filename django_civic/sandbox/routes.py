@@ -3,11 +3,11 @@ mounts them through ``django_civic.sandbox.urls``, which answers only while ``CI
 ``DEBUG`` are on.
 
 Layout under the sandbox's base URL:
-  sip/{env}/scopeRequest/authCode, sip/js/..., sip/wallet/...   Civic SIP      (sandbox/sip/)
-  oauth/...                                                      Civic Auth     (sandbox/oidc/)
-  idemia/...                                                     IDEMIA IPA     (sandbox/idemia/)
-  hub/mcp                                                        Civic's hub    (sandbox/hub/)
-  control/...                                                    control API    (sandbox/control.py, each part)
+  sip/{env}/scopeRequest/authCode, sip/js/..., sip/wallet/...   Civic SIP    (sandbox/sip/)
+  oauth/...                                                      Civic Auth   (sandbox/oidc/)
+  idemia/...                                                     IDEMIA IPA   (sandbox/idemia/)
+  hub/mcp                                                        Civic's hub  (sandbox/hub/)
+  control/...                                                    control API  (sandbox/control.py, each part)
 """
 
 from django.urls import URLPattern, URLResolver, include, path

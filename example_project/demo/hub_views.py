@@ -82,7 +82,7 @@ def hub(request: HttpRequest) -> HttpResponse:
     except OIDCError:
         context["error"] = _("Civic refused to give you an access token, or could not be reached.")
         status = 502
-    except Exception as exc:  # noqa: BLE001 - the hub client raises httpx's and plain RuntimeErrors
+    except Exception as exc:
         context["error"] = _("Civic's hub refused the request.")
         status = 400 if isinstance(exc, RuntimeError) else 502
     return render(request, "demo/hub.html", context, status=status)
