@@ -123,7 +123,8 @@ def run(options: Options) -> RowResult:
     cpus = len(os.sched_getaffinity(0))
     limits = [machine_limits(cpu, cpus=cpus) for _, cpu in results["app"]]
     ratios = sorted(
-        r.per_second / limit["ceiling_logins_per_s"] for (r, _), limit in zip(results["app"], limits, strict=True)
+        r.per_second / limit["ceiling_logins_per_s"]
+        for (r, _), limit in zip(results["app"], limits, strict=True)
     )
     ceiling = statistics.median(limit["ceiling_logins_per_s"] for limit in limits)
 

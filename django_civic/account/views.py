@@ -25,7 +25,7 @@ from django.contrib.auth import get_backends
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import render, resolve_url
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
@@ -74,9 +74,10 @@ class _SafeNext:
     request: HttpRequest
     redirect_field_name = "next"
 
-    def get_redirect_url(self) -> str:
+    def get_redirect_url(self, request: HttpRequest | None = None) -> str:
+        request = request or self.request
         name = self.redirect_field_name
-        return safe_next_url(self.request, self.request.POST.get(name, self.request.GET.get(name))) or ""
+        return safe_next_url(request, request.POST.get(name, request.GET.get(name))) or ""
 
 
 class LoginView(_SafeNext, auth_views.LoginView):
@@ -85,7 +86,7 @@ class LoginView(_SafeNext, auth_views.LoginView):
 
     template_name = "django_civic/account/login.html"
 
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         self.ways = ways_in()
         if request.method == "POST" and not self.ways.password:
             # No password login on this site: a posted form is refused, never checked against anything.
@@ -157,9 +158,11 @@ def connections(request: HttpRequest) -> HttpResponse:
 
 
 def _connections_page(request: HttpRequest, *, status: int = 200, error: Any = None) -> HttpResponse:
-    identities = list(CivicIdentity.objects.filter(user=request.user).order_by("created_at", "pk"))
+    user = request.user
+    assert user.is_authenticated  # login_required
+    identities = list(CivicIdentity.objects.filter(user_id=user.pk).order_by("created_at", "pk"))
     logins = [row for row in identities if row.provider not in NON_LOGIN_PROVIDERS]
-    keeps_a_way_in = request.user.has_usable_password() or len(logins) > 1
+    keeps_a_way_in = user.has_usable_password() or len(logins) > 1
     rows = [Connection(row, provider_name(row.provider), provider_kind(row.provider),
                        row.provider in NON_LOGIN_PROVIDERS or keeps_a_way_in) for row in identities]
     here = request.path
@@ -190,7 +193,9 @@ _IMAGE_TYPES = {"/9j/": "image/jpeg", "iVBORw0KGgo": "image/png"}
 @require_GET
 @sensitive_variables()  # the person's values
 def profile(request: HttpRequest) -> HttpResponse:
-    identities = (CivicIdentity.objects.filter(user=request.user)
+    user = request.user
+    assert user.is_authenticated  # login_required
+    identities = (CivicIdentity.objects.filter(user_id=user.pk)
                   .prefetch_related("attributes").order_by("created_at", "pk"))
     sections = [{"identity": identity, "name": provider_name(identity.provider), "rows": _rows(identity)}
                 for identity in identities]

@@ -212,7 +212,7 @@ class DefaultCivicAdapter:
         email = getattr(user, "email", None)
         if not email:
             return None
-        owned = VerifiedAttribute.objects.filter(identity__user=user, label=EMAIL_LABEL, is_valid=True,
+        owned = VerifiedAttribute.objects.filter(identity__user_id=user.pk, label=EMAIL_LABEL, is_valid=True,
                                                  is_owner=True)
         return email if any(same_email(attribute.value, email) for attribute in owned) else None
 
