@@ -86,8 +86,8 @@ def test_the_auth_schemes_are_named(client):
     assert set(schema["components"]["securitySchemes"]) == set(schemes)
     me = schema["paths"]["/civic/me/"]["get"]["security"]
     assert [name for entry in me for name in entry] == schemes
-    # The logins are anonymous by design.
-    assert schema["paths"]["/civic/sip/exchange/"]["post"]["security"] == [{}]
+    # The logins are anonymous, or a signed-in session connecting another login to its account.
+    assert schema["paths"]["/civic/sip/exchange/"]["post"]["security"] == [{"cookieAuth": []}, {}]
 
 
 def test_the_schema_view_takes_no_credentials_so_the_sites_http_basic_is_no_oracle(client, settings):

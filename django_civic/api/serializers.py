@@ -155,8 +155,11 @@ class SIPExchangeInputSerializer(serializers.Serializer):
 
 
 class LoginResponseSerializer(serializers.Serializer):
-    login_mode = serializers.ChoiceField(choices=["session", "token", "jwt"],
-                                         help_text=_("CIVIC['API']['LOGIN_MODE']."))
+    login_mode = serializers.ChoiceField(choices=["session", "token", "jwt"], allow_null=True,
+                                         help_text=_("CIVIC['API']['LOGIN_MODE']; null when a signed-in "
+                                                     "person connected this login to their account."))
+    connected = serializers.BooleanField(help_text=_("Whether the login was connected to the signed-in "
+                                                     "account (nobody was logged in)."))
     token = serializers.CharField(required=False, help_text=_("Token mode: a DRF token."))
     access = serializers.CharField(required=False, help_text=_("JWT mode: a simplejwt access token."))
     refresh = serializers.CharField(required=False, help_text=_("JWT mode: a simplejwt refresh token."))

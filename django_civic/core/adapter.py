@@ -81,10 +81,12 @@ class DefaultCivicAdapter:
         """A unique value for the user model's ``USERNAME_FIELD``, from what was verified.
 
         The local part of a verified email (``alice`` for ``alice@example.com``), else the verified name
-        (``carol.danvers``), then with ``2``...``9`` appended if taken; with neither (an anonymous login),
-        ``civic-`` + a short hash of the identity. Deterministic first (two racing first logins of one
-        identity collide on it, and the loser then finds the winner's identity), longer hashes then random
-        suffixes if everything is taken. For an ``EmailField`` username the placeholder is
+        (``carol.danvers``), then, if taken, that name with a short hash of the identity (``alice-3f2a1b``):
+        people who share a name and sign up at the same moment each get their own on the retry, where a
+        counter (``alice2``) would have them collide again. With neither (an anonymous login), ``civic-`` + a
+        short hash of the identity. Deterministic first (two racing first logins of one identity collide on
+        it, and the loser then finds the winner's identity), longer hashes then random suffixes if
+        everything is taken. For an ``EmailField`` username the placeholder is
         ``civic-<hash>@civic.invalid``.
         """
         model = get_user_model()
@@ -94,7 +96,7 @@ class DefaultCivicAdapter:
         if not isinstance(field, models.EmailField):
             base = _readable_username(attributes)
             if base:
-                readable = [base] + [f"{base}{n}" for n in range(2, 10)]
+                readable = [base, f"{base}-{digest[:6]}"]
         candidates = readable + [_username_candidate(field, part) for part in (
             [digest[:10], digest[:16], digest[:24]] + [secrets.token_hex(8) for _ in range(3)])]
         max_length = getattr(field, "max_length", None)
