@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,12 +9,9 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from django_civic.account.views import image_data_url
 from django_civic.core.labels import attribute_label, provider_name
 from django_civic.models import CivicIdentity
-
-_BASE64 = re.compile(r"^[A-Za-z0-9+/]+={0,2}$")
-# The first bytes of an image, in Base64: JPEG (FF D8 FF), PNG (89 50 4E 47).
-_IMAGE_TYPES = {"/9j/": "image/jpeg", "iVBORw0KGgo": "image/png"}
 
 
 @dataclass(frozen=True)
@@ -49,7 +45,7 @@ def profile(request: HttpRequest) -> HttpResponse:
 
 
 def _row(attribute: Any) -> AttributeRow:
-    image_src = _image_data_url(attribute.value) if attribute.is_image else None
+    image_src = image_data_url(attribute.value) if attribute.is_image else None
     return AttributeRow(
         name=attribute_label(attribute.label),
         label=attribute.label,
@@ -60,13 +56,6 @@ def _row(attribute: Any) -> AttributeRow:
         is_owner=attribute.is_owner,
         image_src=image_src,
     )
-
-
-def _image_data_url(value: str) -> str | None:
-    """A ``data:`` URL for a Base64 JPEG or PNG, or None for anything else (never an arbitrary URL)."""
-    compact = "".join(value.split())
-    if not compact or not _BASE64.match(compact):
-        return None
     for prefix, mime in _IMAGE_TYPES.items():
         if compact.startswith(prefix):
             return f"data:{mime};base64,{compact}"
