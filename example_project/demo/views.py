@@ -56,7 +56,3 @@ def _row(attribute: Any) -> AttributeRow:
         is_owner=attribute.is_owner,
         image_src=image_src,
     )
-    for prefix, mime in _IMAGE_TYPES.items():
-        if compact.startswith(prefix):
-            return f"data:{mime};base64,{compact}"
-    return None
