@@ -178,11 +178,15 @@ def check_encryption_keys(app_configs: Any = None, **kwargs: Any) -> list[checks
     )]
 
 
+def _configured_caches() -> dict[str, Any]:
+    return getattr(settings, "CACHES", {}) or {}
+
+
 @checks.register(checks.Tags.caches)
 def check_replay_cache(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """E007 (no such cache) and W004 (a cache other processes cannot see)."""
     alias = civic_settings.CACHE_ALIAS
-    configured = getattr(settings, "CACHES", {}) or {}
+    configured = _configured_caches()
     if alias not in configured:
         return [checks.Error(
             f"CIVIC['CACHE_ALIAS'] = {alias!r} is not in CACHES.",
@@ -212,7 +216,7 @@ def check_cache_usable(app_configs: Any = None, **kwargs: Any) -> list[checks.Ch
     too: building it does not connect.
     """
     alias = civic_settings.CACHE_ALIAS
-    if alias not in (getattr(settings, "CACHES", {}) or {}):
+    if alias not in _configured_caches():
         return []  # E007
     try:
         cache = caches[alias]
@@ -233,7 +237,7 @@ def check_cache_usable(app_configs: Any = None, **kwargs: Any) -> list[checks.Ch
 def check_cache_answers(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """W005 (``check --deploy`` only: it talks to the cache server): a set/get round trip fails."""
     alias = civic_settings.CACHE_ALIAS
-    if alias not in (getattr(settings, "CACHES", {}) or {}) or check_cache_usable():
+    if alias not in _configured_caches() or check_cache_usable():
         return []  # E007 or E010 said why already
     key, value = f"django_civic:check:{secrets.token_hex(8)}", secrets.token_hex(8)
     cache = caches[alias]
