@@ -25,6 +25,7 @@ is the thin layer of rules PyJWT leaves to its callers, because each one closes 
 
 from __future__ import annotations
 
+import binascii
 import json
 import re
 from typing import Any
@@ -54,6 +55,10 @@ _BASE64URL_VALUE = {c: i for i, c in
                     enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")}
 # Header parameters that change what is signed or how it must be processed: we implement none of them.
 _REFUSED_HEADERS = ("crit", "b64")
+# A SIP data token is megabytes: its claims are decoded this many characters at a time (a multiple of 4,
+# so each chunk of base64url decodes on its own), never as whole copies of the segment.
+_CHUNK = 1 << 20
+_URLSAFE_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
 
 
 class JWSError(ValueError):
@@ -139,16 +144,34 @@ def verify(parsed: CompactJWS, key: Any, alg: str) -> dict[str, Any]:
     # the segments, more strictly than PyJWT does, and PyJWT would check each of them again, character
     # by character in Python: more than the RSA verification itself on an access token, and 90% of the
     # CPU of a SIP data token (docs/performance.md, row 2).
-    signing_input, _, signature = parsed.token.rpartition(".")
+    dot = parsed.token.rindex(".")
+    message = parsed.token[:dot].encode("ascii")
     try:
         verified = _PYJWS.get_algorithm_by_name(alg).verify(
-            signing_input.encode("ascii"), key, base64url_decode(signature)
+            message, key, base64url_decode(parsed.token[dot + 1:])
         )
     except (PyJWTError, ValueError):  # a signature of the wrong length for the key
         verified = False
     if not verified:
         raise JWSError("signature does not verify", "bad_signature")
-    return _json_object(base64url_decode(signing_input[signing_input.index(".") + 1:]), "claims")
+    claims = _decode_segment(message, message.index(b".") + 1)
+    del message  # a data token's bytes need not outlive the decoding of its claims
+    return _json_object(claims, "claims")
+
+
+def _decode_segment(data: bytes, start: int) -> bytearray:
+    """The base64url segment ``data[start:]`` (checked canonical by :func:`parse`) decoded a chunk at a
+    time into one buffer of its final size: decoding it whole would copy it three times over (padded,
+    translated, decoded), and a SIP data token's claims are megabytes (docs/performance.md, row 8)."""
+    length = len(data) - start
+    decoded = bytearray(length * 3 // 4)
+    filled = 0
+    for position in range(start, len(data), _CHUNK):
+        chunk = data[position:position + _CHUNK].translate(_URLSAFE_TO_STANDARD)
+        part = binascii.a2b_base64(chunk + b"=" * (-len(chunk) % 4))
+        decoded[filled:filled + len(part)] = part
+        filled += len(part)
+    return decoded
 
 
 def sign(payload: bytes, key: Any, alg: str, *, headers: dict[str, Any] | None = None) -> str:
@@ -170,7 +193,7 @@ def _check_base64url(segment: str) -> None:
         raise JWSError("token is malformed (not base64url)")
 
 
-def _json_object(data: bytes, what: str) -> dict[str, Any]:
+def _json_object(data: bytes | bytearray, what: str) -> dict[str, Any]:
     try:
         # UTF-8 only: json.loads would also take UTF-16 and UTF-32 bytes.
         text = data.decode("utf-8")
