@@ -377,6 +377,37 @@ def test_unverified_claims_are_a_new_object_each_time_and_do_not_leak_into_the_v
     assert jws.verify(parsed, public, "ES256")["sub"] == "someone"
 
 
+def test_claims_read_before_verifying_are_still_refused_with_a_forged_signature():
+    """verify() reuses the parse of unverified_claims(), and only once the signature checks."""
+    stranger = ec.generate_private_key(ec.SECP256R1())
+    forged = jws.parse(jwt.encode(CLAIMS, stranger, algorithm="ES256"), max_length=None)
+    assert forged.unverified_claims() == CLAIMS
+    with pytest.raises(jws.JWSError) as info:
+        jws.verify(forged, _PRIVATE_KEYS["P-256"].public_key(), "ES256")
+    assert info.value.reason == "bad_signature"
+
+
+def test_a_parsed_header_is_the_token_s_own_whatever_another_parse_did_with_its_copy():
+    """Headers are parsed once and remembered (jose._known_header): each parse gets its own copy."""
+    token, public = sign("ES256")
+    first = jws.parse(token, max_length=None)
+    first.header["alg"] = "none"
+    first.header["kid"] = "attacker"
+    again = jws.parse(token, max_length=None)
+    assert again.header == {"alg": "ES256", "typ": "JWT"}
+    assert jws.verify(again, public, "ES256") == CLAIMS
+
+
+def test_a_long_header_is_parsed_and_checked_like_any_other():
+    header = b64url(json.dumps({"alg": "ES256", "pad": "x" * 2000}))
+    token = resign(header, b64url(json.dumps(CLAIMS)))
+    assert len(header) > 512
+    parsed = jws.parse(token, max_length=None)
+    assert parsed.header["pad"] == "x" * 2000
+    refused_header = b64url(json.dumps({"alg": "ES256", "crit": ["x"], "pad": "x" * 2000}))
+    assert refused(resign(refused_header, b64url(json.dumps(CLAIMS)))).reason == "malformed"
+
+
 def test_unverified_claims_of_a_token_whose_payload_is_not_an_object_are_none():
     token = resign(b64url('{"alg":"ES256"}'), b64url(b"[1]"))
     assert jws.parse(token, max_length=None).unverified_claims() is None

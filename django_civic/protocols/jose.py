@@ -26,6 +26,7 @@ is the thin layer of rules PyJWT leaves to its callers, because each one closes 
 from __future__ import annotations
 
 import binascii
+import functools
 import json
 import re
 from typing import Any
@@ -85,11 +86,14 @@ _JSON = json.JSONDecoder(object_pairs_hook=_no_duplicate_names)
 class CompactJWS:
     """A compact JWS whose encoding and header passed :func:`parse`; nothing about it is verified."""
 
-    __slots__ = ("header", "token")
+    __slots__ = ("_claims", "header", "token")
 
     def __init__(self, token: str, header: dict[str, Any]) -> None:
         self.token = token
         self.header = header
+        # The claims segment parsed by unverified_claims(): verify() returns this same parse once the
+        # signature checks (the bytes are the same), instead of decoding them a second time.
+        self._claims: dict[str, Any] | None = None
 
     @property
     def alg(self) -> Any:
@@ -105,11 +109,14 @@ class CompactJWS:
 
     def unverified_claims(self) -> dict[str, Any] | None:
         """The claims as the token *states* them, signature unchecked: only to decide which issuer's
-        rules apply to it, never to trust. None when they are not a JSON object."""
-        try:
-            return _json_object(base64url_decode(self.signing_input.split(".")[1]), "claims")
-        except JWSError:
-            return None
+        rules apply to it, never to trust. None when they are not a JSON object. A copy: the parse
+        itself is kept for :func:`verify`."""
+        if self._claims is None:
+            try:
+                self._claims = _json_object(base64url_decode(self.token.split(".")[1]), "claims")
+            except JWSError:
+                return None
+        return dict(self._claims)
 
     def __repr__(self) -> str:  # never the token: it is a credential
         return f"<CompactJWS alg={self.header.get('alg')!r}>"
@@ -125,12 +132,24 @@ def parse(token: Any, *, max_length: int | None) -> CompactJWS:
             or (max_length is not None and len(token) > max_length)):
         raise JWSError("not a compact JWS")
     segments = token.split(".")
-    for segment in segments:
+    for segment in segments[1:]:
         _check_base64url(segment)
-    header = _json_object(base64url_decode(segments[0]), "header")
+    header = segments[0]
+    return CompactJWS(token, dict(_known_header(header)) if len(header) <= 512 else _header(header))
+
+
+def _header(segment: str) -> dict[str, Any]:
+    _check_base64url(segment)
+    header = _json_object(base64url_decode(segment), "header")
     if any(name in header for name in _REFUSED_HEADERS):
         raise JWSError("token is malformed (unsupported header parameter)")
-    return CompactJWS(token, header)
+    return header
+
+
+# A provider signs thousands of tokens with the same few headers (alg, kid, typ): a bearer-authenticated
+# request would otherwise parse its header again every time. Callers get a copy; refusals are not cached,
+# nor headers longer than any real one (the cache must stay small whatever is sent).
+_known_header = functools.lru_cache(maxsize=64)(_header)
 
 
 def verify(parsed: CompactJWS, key: Any, alg: str) -> dict[str, Any]:
@@ -154,6 +173,8 @@ def verify(parsed: CompactJWS, key: Any, alg: str) -> dict[str, Any]:
         verified = False
     if not verified:
         raise JWSError("signature does not verify", "bad_signature")
+    if parsed._claims is not None:
+        return parsed._claims
     claims = _decode_segment(message, message.index(b".") + 1)
     del message  # a data token's bytes need not outlive the decoding of its claims
     return _json_object(claims, "claims")

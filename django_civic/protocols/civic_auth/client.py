@@ -77,6 +77,7 @@ class OIDCClient:
         self._client_secret = client_secret or None
         self.scopes = scopes
         self._configured_algorithms = allowed_algorithms(algorithms)
+        self._allowed: tuple[ProviderMetadata | None, tuple[str, ...]] = (None, ())
         self.timeout = timeout
         self.clock = clock
         self.cache: Cache = cache if cache is not None else MemoryCache()
@@ -121,8 +122,13 @@ class OIDCClient:
 
     def algorithms(self) -> tuple[str, ...]:
         """The allow-list: configured asymmetric algorithms the provider also says it signs with."""
-        return allowed_algorithms(self._configured_algorithms,
-                                  self.metadata().id_token_signing_alg_values_supported)
+        metadata = self.metadata()
+        known_for, allowed = self._allowed
+        if known_for is not metadata:  # worked out once per discovery document, not per token
+            allowed = allowed_algorithms(self._configured_algorithms,
+                                         metadata.id_token_signing_alg_values_supported)
+            self._allowed = (metadata, allowed)
+        return allowed
 
     # -- the authorization code flow ---------------------------------------------------------------
 
