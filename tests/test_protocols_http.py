@@ -404,6 +404,29 @@ def test_no_proxy_with_a_cidr_range_bypasses_the_proxy(civic_sandbox, serve, mon
         assert len(proxy.requests) == seen
 
 
+def test_a_netrc_entry_never_replaces_the_credentials_a_client_sends(serve, tmp_path, monkeypatch):
+    """requests with trust_env lets ~/.netrc override an Authorization header: a client secret or bearer
+    token would go out as someone else's password."""
+    server = serve(reply(b"ok"))
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login intruder password stolen\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    response = http.send(http.new_session(), "GET", f"{server.url}/", timeout=5.0,
+                         headers={"Authorization": "Bearer the-clients-token"})
+    assert http.read_capped(response, 100) == b"ok"
+    assert b"\r\nAuthorization: Bearer the-clients-token\r\n" in server.requests[0]
+
+
+def test_the_environment_is_read_once_per_origin_not_on_every_call(serve, monkeypatch):
+    server = serve(reply(b"first"), reply(b"second"))
+    session = http.new_session()
+    assert get(session, f"{server.url}/") == b"first"
+    # A proxy set afterwards is not seen by this session's calls to the same origin.
+    monkeypatch.setenv("http_proxy", "http://127.0.0.1:9/")
+    assert get(session, f"{server.url}/again") == b"second"
+
+
 # -- Retry-After --------------------------------------------------------------------------------------------
 
 

@@ -9,7 +9,9 @@ mapping. What a session from :func:`new_session`, used through :func:`send`, gua
   read error, a status or a redirect, because an auth code, a refresh token, a new IDEMIA session or a
   proof download must never be sent twice. Redirects are never followed;
 - TLS verification, proxies and ``NO_PROXY`` as requests does them (certifi's bundle, or
-  ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE``; ``HTTPS_PROXY``, ``NO_PROXY`` with names or CIDR ranges);
+  ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE``; ``HTTPS_PROXY``, ``NO_PROXY`` with names or CIDR ranges),
+  read from the environment when the session is made (the bundle) or first calls an origin (its proxy),
+  not on every call; ``~/.netrc`` is never read, so nothing can replace the credentials a client sends;
 - bodies stay unread until :func:`read_capped` reads them under a size cap.
 
 Never imports Django.
@@ -25,6 +27,7 @@ from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from requests.utils import get_environ_proxies
 from urllib3.exceptions import InvalidHeader
 from urllib3.util import Retry
 
@@ -43,9 +46,39 @@ class BodyTooLarge(Exception):
     """The body is larger than the caller's limit."""
 
 
-def new_session(pool_size: int = 10) -> requests.Session:
+class Session(requests.Session):
+    """requests' session, reading the environment once instead of on every call.
+
+    With ``trust_env`` requests looks through ``os.environ`` twice per request for a proxy, a tenth of
+    the CPU of a Civic Auth login (docs/performance.md, row 1). This session applies the same rules,
+    requests' own ``get_environ_proxies`` with ``NO_PROXY``, once per origin, and reads the CA bundle
+    variables once. ``trust_env`` off also means ``~/.netrc`` is never read: requests would let an entry
+    there replace the ``Authorization`` header a client sets (its client secret, a bearer token).
+    """
+
+    _MAX_ORIGINS = 64  # a client talks to a handful; the bound is for payload URLs from upstream
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.trust_env = False
+        self.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+        self._origin_proxies: dict[str, dict[str, str]] = {}
+
+    def proxies_for(self, url: str) -> dict[str, str]:
+        """The environment's proxies for ``url`` (none when ``NO_PROXY`` covers its host)."""
+        scheme, netloc = urlsplit(url)[:2]
+        origin = f"{scheme}://{netloc}"
+        proxies = self._origin_proxies.get(origin)
+        if proxies is None:
+            if len(self._origin_proxies) >= self._MAX_ORIGINS:
+                self._origin_proxies.clear()
+            proxies = self._origin_proxies[origin] = get_environ_proxies(url)
+        return proxies
+
+
+def new_session(pool_size: int = 10) -> Session:
     """A session with up to ``pool_size`` kept-alive connections per host and connect-only retries."""
-    session = requests.Session()
+    session = Session()
     retry = Retry(total=None, connect=CONNECT_RETRIES, read=False, redirect=0, status=0, other=0,
                   allowed_methods=None, backoff_factor=_BACKOFF, raise_on_status=False)
     # read=False re-raises a read error as itself (a read timeout stays requests.ReadTimeout); read=0 would
@@ -89,6 +122,8 @@ def send(session: requests.Session, method: str, url: str, *, timeout: float | t
     """Send a request and return the answer with its body unread. Raises what requests raises: a
     subclass of ``requests.RequestException`` (``requests.Timeout`` when time ran out), or ``OSError``
     for a CA bundle that cannot be read; callers map both to their own errors."""
+    if isinstance(session, Session):
+        kwargs.setdefault("proxies", session.proxies_for(url))
     return session.request(method, url, timeout=timeout, allow_redirects=False, stream=True, **kwargs)
 
 

@@ -25,7 +25,14 @@ class SandboxHandler(WSGIHandler):
 
     def _sandbox_response(self, request: Any) -> Any:
         request.urlconf = ROOT_URLCONF
-        return self._get_response(request)  # type: ignore[attr-defined]  # BaseHandler's, not in the stubs
+        response = self._get_response(request)  # type: ignore[attr-defined]  # BaseHandler's, not in the stubs
+        # Civic's servers keep connections alive, and Django's server does so only for a response of
+        # known length (without one it answers "Connection: close"): every client call would otherwise
+        # pay for a new TCP connection, which Civic never charges it. CommonMiddleware would set it;
+        # the sandbox runs without middleware.
+        if not response.streaming and not response.has_header("Content-Length"):
+            response.headers["Content-Length"] = str(len(response.content))
+        return response
 
 
 class RequestHandler(WSGIRequestHandler):
