@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+from http.cookiejar import DefaultCookiePolicy
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -47,13 +48,19 @@ class BodyTooLarge(Exception):
 
 
 class Session(requests.Session):
-    """requests' session, reading the environment once instead of on every call.
+    """requests' session for calls made on behalf of many users, configured once instead of per call.
 
-    With ``trust_env`` requests looks through ``os.environ`` twice per request for a proxy, a tenth of
-    the CPU of a Civic Auth login (docs/performance.md, row 1). This session applies the same rules,
-    requests' own ``get_environ_proxies`` with ``NO_PROXY``, once per origin, and reads the CA bundle
-    variables once. ``trust_env`` off also means ``~/.netrc`` is never read: requests would let an entry
-    there replace the ``Authorization`` header a client sets (its client secret, a bearer token).
+    - The environment is read once: with ``trust_env`` requests looks through ``os.environ`` twice per
+      request for a proxy, a tenth of the CPU of a Civic Auth login (docs/performance.md, row 1). This
+      session applies the same rules, requests' own ``get_environ_proxies`` with ``NO_PROXY``, once per
+      origin, and reads the CA bundle variables once.
+    - ``~/.netrc`` is never read (``trust_env`` off): requests would let an entry there replace the
+      ``Authorization`` header a client sets (its client secret, a bearer token).
+    - No cookies: one process's session carries every user's calls, so a cookie set during one user's
+      code exchange must not go out with the next user's.
+    - :meth:`call` sends requests' prepared request itself (``Request(...).prepare()``, then
+      ``Session.send``), skipping what ``Session.request`` merges in on every call (cookie jar, auth,
+      params, environment), which this session never sets: a sixth of a call's CPU.
     """
 
     _MAX_ORIGINS = 64  # a client talks to a handful; the bound is for payload URLs from upstream
@@ -62,7 +69,18 @@ class Session(requests.Session):
         super().__init__()
         self.trust_env = False
         self.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+        self.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
         self._origin_proxies: dict[str, dict[str, str]] = {}
+
+    def call(self, method: str, url: str, *, timeout: float | tuple[float, float],
+             headers: dict[str, str] | None = None, **fields: Any) -> requests.Response:
+        """One call, redirects not followed, body unread (see :func:`send`). ``fields`` are
+        ``requests.Request``'s (``data``, ``json``, ``params``, ``auth``...)."""
+        merged = self.headers.copy()  # case-insensitive: a caller's "accept" replaces our "Accept"
+        merged.update(headers or {})
+        prepared = requests.Request(method, url, headers=merged, hooks=self.hooks, **fields).prepare()
+        return self.send(prepared, timeout=timeout, allow_redirects=False, stream=True,
+                         proxies=self.proxies_for(url), verify=self.verify, cert=self.cert)
 
     def proxies_for(self, url: str) -> dict[str, str]:
         """The environment's proxies for ``url`` (none when ``NO_PROXY`` covers its host)."""
@@ -123,7 +141,7 @@ def send(session: requests.Session, method: str, url: str, *, timeout: float | t
     subclass of ``requests.RequestException`` (``requests.Timeout`` when time ran out), or ``OSError``
     for a CA bundle that cannot be read; callers map both to their own errors."""
     if isinstance(session, Session):
-        kwargs.setdefault("proxies", session.proxies_for(url))
+        return session.call(method, url, timeout=timeout, **kwargs)
     return session.request(method, url, timeout=timeout, allow_redirects=False, stream=True, **kwargs)
 
 
