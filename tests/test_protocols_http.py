@@ -418,6 +418,16 @@ def test_a_netrc_entry_never_replaces_the_credentials_a_client_sends(serve, tmp_
     assert b"\r\nAuthorization: Bearer the-clients-token\r\n" in server.requests[0]
 
 
+def test_a_cookie_one_call_received_never_goes_out_with_the_next(serve):
+    """One session per process carries every user's calls: a cookie set while exchanging one user's code
+    must not reach the provider with the next user's."""
+    server = serve(reply(b"first", headers=["Set-Cookie: provider_session=alice; Path=/"]), reply(b"second"))
+    session = http.new_session()
+    assert get(session, f"{server.url}/token") == b"first"
+    assert get(session, f"{server.url}/token") == b"second"
+    assert b"Cookie:" not in server.requests[1] and b"alice" not in server.requests[1]
+
+
 def test_the_environment_is_read_once_per_origin_not_on_every_call(serve, monkeypatch):
     server = serve(reply(b"first"), reply(b"second"))
     session = http.new_session()
