@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 from . import django_env
+from .measure import cpu_seconds
 
 EXCHANGE_URL = "/civic/sip/exchange/"
 
@@ -76,13 +77,18 @@ class WSGICaller:
 class Browser:
     """A browser calling the site's WSGI application directly (no test client in between): cookies kept
     in a jar, as ``http://localhost/`` (the sandbox's default OIDC client accepts any redirect URI on
-    localhost), with a CSRF cookie and header on every POST as a page of the site would send them."""
+    localhost), with a CSRF cookie and header on every POST as a page of the site would send them.
+
+    ``server_cpu`` adds up the CPU seconds of the application's calls only (the response and its body
+    produced): building the request and parsing the cookies it sets are the browser's work, not the
+    server's."""
 
     def __init__(self, application: Any = None) -> None:
         from django.core.handlers.wsgi import WSGIHandler
 
         self.application = application or WSGIHandler()
         self.cookies: dict[str, str] = {"csrftoken": CSRF_SECRET}
+        self.server_cpu = 0.0
 
     def request(
         self, method: str, url: str, form: dict[str, str] | None = None
@@ -112,6 +118,7 @@ class Browser:
             environ["CONTENT_TYPE"] = "application/x-www-form-urlencoded"
             environ["HTTP_X_CSRFTOKEN"] = CSRF_SECRET
         answer: list[Any] = []
+        began = cpu_seconds()
         chunks = self.application(
             environ, lambda line, headers, exc_info=None: answer.extend([line, headers])
         )
@@ -119,6 +126,7 @@ class Browser:
             content = b"".join(chunks)
         finally:
             getattr(chunks, "close", lambda: None)()
+            self.server_cpu += cpu_seconds() - began
         headers: dict[str, str] = {}
         for name, value in answer[1]:
             if name.lower() == "set-cookie":
