@@ -377,6 +377,18 @@ def test_unverified_claims_are_a_new_object_each_time_and_do_not_leak_into_the_v
     assert jws.verify(parsed, public, "ES256")["sub"] == "someone"
 
 
+def test_nothing_done_to_the_unverified_claims_reaches_the_verified_ones_however_deep():
+    claims = {**CLAIMS, "aud": ["api"], "cnf": {"jkt": "thumbprint"}}
+    token, public = sign("ES256", claims)
+    parsed = jws.parse(token, max_length=None)
+    stated = parsed.unverified_claims()
+    stated["aud"].append("attacker")
+    stated["cnf"]["jkt"] = "attacker"
+    parsed.unverified_claim("aud").append("attacker")
+    assert jws.verify(parsed, public, "ES256") == claims
+    assert parsed.unverified_claims() == claims and parsed.unverified_claim("sub") == "someone"
+
+
 def test_claims_read_before_verifying_are_still_refused_with_a_forged_signature():
     """verify() reuses the parse of unverified_claims(), and only once the signature checks."""
     stranger = ec.generate_private_key(ec.SECP256R1())
@@ -396,6 +408,9 @@ def test_a_parsed_header_is_the_token_s_own_whatever_another_parse_did_with_its_
     again = jws.parse(token, max_length=None)
     assert again.header == {"alg": "ES256", "typ": "JWT"}
     assert jws.verify(again, public, "ES256") == CLAIMS
+    nested, public = sign("ES256", headers={"x5c": ["AAAA"]})
+    jws.parse(nested, max_length=None).header["x5c"].append("attacker")
+    assert jws.parse(nested, max_length=None).header["x5c"] == ["AAAA"]
 
 
 def test_a_long_header_is_parsed_and_checked_like_any_other():

@@ -428,6 +428,14 @@ def test_a_cookie_one_call_received_never_goes_out_with_the_next(serve):
     assert b"Cookie:" not in server.requests[1] and b"alice" not in server.requests[1]
 
 
+def test_a_header_set_to_none_is_left_out_as_requests_does(serve):
+    server = serve(reply(b"ok"))
+    response = http.send(http.new_session(), "GET", f"{server.url}/", timeout=5.0,
+                         headers={"Accept": None, "X-Extra": "yes"})
+    assert http.read_capped(response, 100) == b"ok"
+    assert b"Accept:" not in server.requests[0] and b"X-Extra: yes" in server.requests[0]
+
+
 def test_the_environment_is_read_once_per_origin_not_on_every_call(serve, monkeypatch):
     server = serve(reply(b"first"), reply(b"second"))
     session = http.new_session()

@@ -117,8 +117,7 @@ class CivicAccessTokenAuthentication(BaseAuthentication):
         except OIDCError:
             return None  # Civic Auth is not configured: nothing here is ours to accept
         # The issuer the token *claims*, only to decide whether it is ours to judge (never trusted).
-        stated = parsed.unverified_claims()
-        if stated is None or stated.get("iss") != client.issuer:
+        if parsed.unverified_claim("iss") != client.issuer:
             return None  # someone else's token (simplejwt, another provider): let the next class try
 
         try:

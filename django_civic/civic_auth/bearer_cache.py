@@ -122,12 +122,13 @@ bearer_users = BearerUserCache()
 
 
 def _copy(instance: Any) -> Any:
-    """A model instance with its own ``__dict__`` and a fresh ``_state`` (no cached relations), field
-    values shared (they are immutable). Cheaper than ``copy.copy`` or ``Model.__getstate__``, which
-    also copy the relation cache and look for memoryviews: together they cost as much as verifying the
-    token's claims."""
+    """A model instance with its own ``__dict__`` and a fresh ``_state`` (no cached relations or
+    prefetches). Field values are shared, as ``copy.copy`` shares them: a user model's are scalars, and a
+    mutable one (a ``JSONField``'s dict) would have to be copied by whoever changes it in place. Cheaper than
+    ``copy.copy`` or ``Model.__getstate__``, which cost as much as verifying the token's claims."""
     clone = instance.__class__.__new__(instance.__class__)
     clone.__dict__.update(instance.__dict__)
+    clone.__dict__.pop("_prefetched_objects_cache", None)
     clone._state = ModelState()
     clone._state.db, clone._state.adding = instance._state.db, instance._state.adding
     return clone

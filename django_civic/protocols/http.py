@@ -78,9 +78,12 @@ class Session(requests.Session):
         ``requests.Request``'s (``data``, ``json``, ``params``, ``auth``...)."""
         merged = self.headers.copy()  # case-insensitive: a caller's "accept" replaces our "Accept"
         merged.update(headers or {})
+        for name in [name for name, value in merged.items() if value is None]:
+            del merged[name]  # None removes a default header, as in Session.request
+        settings = {"proxies": fields.pop("proxies", None) or self.proxies_for(url),
+                    "verify": fields.pop("verify", self.verify), "cert": fields.pop("cert", self.cert)}
         prepared = requests.Request(method, url, headers=merged, hooks=self.hooks, **fields).prepare()
-        return self.send(prepared, timeout=timeout, allow_redirects=False, stream=True,
-                         proxies=self.proxies_for(url), verify=self.verify, cert=self.cert)
+        return self.send(prepared, timeout=timeout, allow_redirects=False, stream=True, **settings)
 
     def proxies_for(self, url: str) -> dict[str, str]:
         """The environment's proxies for ``url`` (none when ``NO_PROXY`` covers its host)."""
@@ -95,7 +98,11 @@ class Session(requests.Session):
 
 
 def new_session(pool_size: int = 10) -> Session:
-    """A session with up to ``pool_size`` kept-alive connections per host and connect-only retries."""
+    """A session with up to ``pool_size`` kept-alive connections per host and connect-only retries.
+
+    Use it through :func:`send`: its proxies come from :meth:`Session.proxies_for`, which ``session.get()``
+    and the like do not consult. The environment's proxies and CA bundle are read once, for the life of
+    the session (a worker process's)."""
     session = Session()
     retry = Retry(total=None, connect=CONNECT_RETRIES, read=False, redirect=0, status=0, other=0,
                   allowed_methods=None, backoff_factor=_BACKOFF, raise_on_status=False)

@@ -111,12 +111,21 @@ class CompactJWS:
         """The claims as the token *states* them, signature unchecked: only to decide which issuer's
         rules apply to it, never to trust. None when they are not a JSON object. A copy: the parse
         itself is kept for :func:`verify`."""
+        claims = self._stated_claims()
+        return None if claims is None else _json_copy(claims)
+
+    def unverified_claim(self, name: str) -> Any:
+        """One claim as the token states it (see :meth:`unverified_claims`), None when absent."""
+        claims = self._stated_claims()
+        return None if claims is None else _json_copy(claims.get(name))
+
+    def _stated_claims(self) -> dict[str, Any] | None:
         if self._claims is None:
             try:
                 self._claims = _json_object(base64url_decode(self.token.split(".")[1]), "claims")
             except JWSError:
                 return None
-        return dict(self._claims)
+        return self._claims
 
     def __repr__(self) -> str:  # never the token: it is a credential
         return f"<CompactJWS alg={self.header.get('alg')!r}>"
@@ -135,7 +144,21 @@ def parse(token: Any, *, max_length: int | None) -> CompactJWS:
     for segment in segments[1:]:
         _check_base64url(segment)
     header = segments[0]
-    return CompactJWS(token, dict(_known_header(header)) if len(header) <= 512 else _header(header))
+    return CompactJWS(token, _json_copy(_known_header(header)) if len(header) <= 512 else _header(header))
+
+
+def _json_copy(value: Any) -> Any:
+    """A copy of parsed JSON down to its last list and object (cheaper than ``copy.deepcopy``), so that
+    nothing a caller does to its copy reaches a parse kept for someone else."""
+    if isinstance(value, dict):
+        return {name: _json_copy(item) if isinstance(item, _CONTAINERS) else item
+                for name, item in value.items()}
+    if isinstance(value, list):
+        return [_json_copy(item) if isinstance(item, _CONTAINERS) else item for item in value]
+    return value
+
+
+_CONTAINERS = (dict, list)
 
 
 def _header(segment: str) -> dict[str, Any]:
@@ -147,7 +170,7 @@ def _header(segment: str) -> dict[str, Any]:
 
 
 # A provider signs thousands of tokens with the same few headers (alg, kid, typ): a bearer-authenticated
-# request would otherwise parse its header again every time. Callers get a copy; refusals are not cached,
+# request would otherwise parse its header again every time. Callers get a deep copy; refusals are not cached,
 # nor headers longer than any real one (the cache must stay small whatever is sent).
 _known_header = functools.lru_cache(maxsize=64)(_header)
 
