@@ -293,6 +293,16 @@ def test_the_profile_shows_human_labels_validity_and_source(civic):
     assert "No longer valid" in bob.get(PROFILE).content.decode()  # bob's email is isValid: false
 
 
+def test_a_claim_that_holds_a_moment_is_shown_as_a_date_not_as_seconds(civic):
+    alice = browser()
+    civic_auth_login(civic, alice, "alice")
+    page = alice.get(PROFILE).content.decode()
+    row = page[page.index('data-label="oidc.updated_at"'):]
+    row = row[:row.index("</tr>")]
+    assert '<time datetime="2025-01-01T00:00:00+00:00">' in row  # the sandbox's updated_at, 1735689600
+    assert "1735689600" not in row
+
+
 def test_names_and_username_come_from_the_verified_claims(civic):
     carol = browser()
     body = carol.post(EXCHANGE, {"token": civic.mint_code("carol", "PROOF_OF_IDENTITY")["authToken"]},

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
+from datetime import timezone as dt_timezone
 from typing import Any
 
 from django.conf import settings
@@ -181,6 +183,8 @@ class AttributeRow:
     is_valid: bool
     is_owner: bool
     last_verified_at: Any
+    #: The value as a moment, for labels that hold one as seconds since 1970 (shown as a date).
+    value_time: datetime | None = None
 
 
 _BASE64 = re.compile(r"^[A-Za-z0-9+/]+={0,2}$")
@@ -222,7 +226,19 @@ def _row(attribute: Any) -> AttributeRow:
         value="" if image else attribute.value,
         image_src=image_data_url(attribute.value) if image else None,
         is_valid=attribute.is_valid, is_owner=attribute.is_owner, last_verified_at=attribute.last_verified_at,
+        value_time=_moment(attribute.value) if attribute.label in _MOMENT_LABELS else None,
     )
+
+
+# Claims whose value is a NumericDate, seconds since 1970 (OIDC Core 5.1: updated_at): a person reads a date.
+_MOMENT_LABELS = frozenset({"oidc.updated_at"})
+
+
+def _moment(value: str) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(int(value), tz=dt_timezone.utc)
+    except (ValueError, OverflowError, OSError):  # not a whole number, or beyond what a date can hold
+        return None
 
 
 def image_data_url(value: str) -> str | None:
