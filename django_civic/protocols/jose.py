@@ -26,6 +26,7 @@ is the thin layer of rules PyJWT leaves to its callers, because each one closes 
 from __future__ import annotations
 
 import binascii
+import copy
 import functools
 import json
 import re
@@ -112,12 +113,12 @@ class CompactJWS:
         rules apply to it, never to trust. None when they are not a JSON object. A copy: the parse
         itself is kept for :func:`verify`."""
         claims = self._stated_claims()
-        return None if claims is None else _json_copy(claims)
+        return None if claims is None else copy.deepcopy(claims)
 
     def unverified_claim(self, name: str) -> Any:
         """One claim as the token states it (see :meth:`unverified_claims`), None when absent."""
         claims = self._stated_claims()
-        return None if claims is None else _json_copy(claims.get(name))
+        return None if claims is None else copy.deepcopy(claims.get(name))
 
     def _stated_claims(self) -> dict[str, Any] | None:
         if self._claims is None:
@@ -144,21 +145,12 @@ def parse(token: Any, *, max_length: int | None) -> CompactJWS:
     for segment in segments[1:]:
         _check_base64url(segment)
     header = segments[0]
-    return CompactJWS(token, _json_copy(_known_header(header)) if len(header) <= 512 else _header(header))
-
-
-def _json_copy(value: Any) -> Any:
-    """A copy of parsed JSON down to its last list and object (cheaper than ``copy.deepcopy``), so that
-    nothing a caller does to its copy reaches a parse kept for someone else."""
-    if isinstance(value, dict):
-        return {name: _json_copy(item) if isinstance(item, _CONTAINERS) else item
-                for name, item in value.items()}
-    if isinstance(value, list):
-        return [_json_copy(item) if isinstance(item, _CONTAINERS) else item for item in value]
-    return value
-
-
-_CONTAINERS = (dict, list)
+    if len(header) > 512:  # longer than any real header: parsed, never remembered
+        return CompactJWS(token, _header(header))
+    known, nested = _known_header(header)
+    # Each token gets its own copy, so that nothing done to one reaches another: a deep copy only when the
+    # header holds an object or a list (a real one holds strings).
+    return CompactJWS(token, copy.deepcopy(known) if nested else dict(known))
 
 
 def _header(segment: str) -> dict[str, Any]:
@@ -169,10 +161,13 @@ def _header(segment: str) -> dict[str, Any]:
     return header
 
 
-# A provider signs thousands of tokens with the same few headers (alg, kid, typ): a bearer-authenticated
-# request would otherwise parse its header again every time. Callers get a deep copy; refusals are not cached,
-# nor headers longer than any real one (the cache must stay small whatever is sent).
-_known_header = functools.lru_cache(maxsize=64)(_header)
+@functools.lru_cache(maxsize=64)
+def _known_header(segment: str) -> tuple[dict[str, Any], bool]:
+    """A header segment parsed once, and whether it nests (see :func:`parse`). A provider signs thousands
+    of tokens with the same few headers (alg, kid, typ): a bearer-authenticated request would otherwise
+    parse its header again every time. Refusals are not remembered."""
+    header = _header(segment)
+    return header, any(isinstance(value, (dict, list)) for value in header.values())
 
 
 def verify(parsed: CompactJWS, key: Any, alg: str) -> dict[str, Any]:
