@@ -6,17 +6,14 @@ that failed, never a token, code, secret or claim value, so it is safe to log or
 
 from __future__ import annotations
 
+from django_civic.protocols.errors import ProtocolError
 
-class OIDCError(Exception):
+
+class OIDCError(ProtocolError):
     """Base class: anything that stops an OIDC operation."""
 
     code = "oidc_error"
-    #: Whether trying again later may work (provider-side trouble rather than a bad token).
-    retryable = False
-
-    def __init__(self, message: str = "", *, status: int | None = None) -> None:
-        super().__init__(message or self.__class__.__doc__ or self.code)
-        self.status = status
+    # retryable (ProtocolError): provider-side trouble rather than a bad token.
 
 
 class OIDCConfigurationError(OIDCError):

@@ -6,17 +6,14 @@ that carries no secret, token, identity data or URL query, so it is safe to log 
 
 from __future__ import annotations
 
+from django_civic.protocols.errors import ProtocolError, RateLimited
 
-class ProofingError(Exception):
+
+class ProofingError(ProtocolError):
     """Base class: anything that stops a call to IDEMIA."""
 
     code = "proofing_error"
-    #: Whether the same call may work if tried again later (provider-side or network trouble).
-    retryable = False
-
-    def __init__(self, message: str = "", *, status: int | None = None) -> None:
-        super().__init__(message or self.__class__.__doc__ or self.code)
-        self.status = status
+    # retryable (ProtocolError): the same call may work if tried again later.
 
 
 class ProofingConfigurationError(ProofingError):
@@ -56,16 +53,10 @@ class ProofNotReady(ProofingError):
     retryable = True
 
 
-class ProofingRateLimited(ProofingError):
+class ProofingRateLimited(RateLimited, ProofingError):
     """IDEMIA throttled us (HTTP 429)."""
 
     code = "proofing_rate_limited"
-    retryable = True
-
-    def __init__(self, message: str = "", *, status: int | None = 429,
-                 retry_after: int | None = None) -> None:
-        super().__init__(message, status=status)
-        self.retry_after = retry_after
 
 
 class ProofingUpstreamError(ProofingError):

@@ -6,17 +6,14 @@ secret, token or personal data, so it is safe to log or show.
 
 from __future__ import annotations
 
+from django_civic.protocols.errors import ProtocolError, RateLimited
 
-class SIPError(Exception):
+
+class SIPError(ProtocolError):
     """Base class: anything that stops a code exchange."""
 
     code = "sip_error"
-    #: Whether trying again later with a *new* auth code may work (provider side trouble).
-    retryable = False
-
-    def __init__(self, message: str = "", *, status: int | None = None) -> None:
-        super().__init__(message or self.__class__.__doc__ or self.code)
-        self.status = status
+    # retryable (ProtocolError): trying again later with a *new* auth code may work.
 
 
 class SIPConfigurationError(SIPError):
@@ -55,16 +52,10 @@ class SIPMethodNotAllowed(SIPError):
     code = "sip_method_not_allowed"
 
 
-class SIPRateLimited(SIPError):
+class SIPRateLimited(RateLimited, SIPError):
     """Civic throttled us (HTTP 429)."""
 
     code = "sip_rate_limited"
-    retryable = True
-
-    def __init__(self, message: str = "", *, status: int | None = 429,
-                 retry_after: int | None = None) -> None:
-        super().__init__(message, status=status)
-        self.retry_after = retry_after
 
 
 class SIPUpstreamError(SIPError):
