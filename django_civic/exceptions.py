@@ -101,12 +101,6 @@ class LoginRefused(CivicLoginError):
     default_detail = _("Sign-in was refused.")
 
 
-__all__ = [
-    "CivicLoginError", "EmailLinkRefused", "IdentityLinkedElsewhere", "InactiveUser", "InvalidIdentity",
-    "LoginRefused", "ReplayCheckUnavailable", "SignupClosed", "TokenReplayed",
-]
-
-
 class LastLoginMethod(CivicLoginError):
     """Disconnecting this identity would leave the account with no way to log in."""
 
@@ -122,3 +116,10 @@ class IdentityNotFound(CivicLoginError):
     code = "not_found"
     status = 404
     default_detail = _("No such identity.")
+
+
+__all__ = [
+    "CivicLoginError", "EmailLinkRefused", "IdentityLinkedElsewhere", "IdentityNotFound", "InactiveUser",
+    "InvalidIdentity", "LastLoginMethod", "LoginRefused", "ReplayCheckUnavailable", "SignupClosed",
+    "TokenReplayed",
+]
