@@ -11,6 +11,18 @@ PHONE = "contact.personal.phoneNumber"
 
 
 @pytest.fixture
+def civic(settings, civic_sandbox):
+    """The site against the sandbox (the ``civic_sandbox`` fixture) with throttling off and an empty cache.
+    A test file that needs other settings defines its own ``civic``."""
+    from django.core.cache import caches
+
+    caches["default"].clear()
+    settings.CIVIC = civic_sandbox.civic_settings(SANDBOX_ALLOW_WITHOUT_DEBUG=True,
+                                                  API={"THROTTLE_RATE": None})
+    return civic_sandbox
+
+
+@pytest.fixture
 def make_attributes():
     """``make_attributes(email="a@example.com", phone=None, valid=True, owner=True, **extra_labels)``."""
 

@@ -14,7 +14,6 @@ from urllib.parse import urlsplit
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.messages import get_messages
-from django.core.cache import caches
 from django.test import Client
 
 from django_civic.models import CivicIdentity, VerifiedAttribute
@@ -25,14 +24,6 @@ HOST = "localhost"  # the sandbox's default OIDC client accepts localhost redire
 LOGIN, LOGOUT = "/civic/account/login/", "/civic/account/logout/"
 CONNECTIONS, PROFILE = "/civic/account/connections/", "/civic/account/profile/"
 EXCHANGE = "/civic/sip/exchange/"
-
-
-@pytest.fixture
-def civic(settings, civic_sandbox):
-    caches["default"].clear()
-    settings.CIVIC = civic_sandbox.civic_settings(SANDBOX_ALLOW_WITHOUT_DEBUG=True,
-                                                  API={"THROTTLE_RATE": None})
-    return civic_sandbox
 
 
 def browser(**options) -> Client:

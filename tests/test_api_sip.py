@@ -10,7 +10,6 @@ import logging
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.core.cache import caches
 from django.core.cache.backends.base import BaseCache
 from django.test import Client
 
@@ -22,11 +21,8 @@ User = get_user_model()
 
 
 @pytest.fixture
-def sandbox(civic_sandbox, settings):
-    caches["default"].clear()
-    settings.CIVIC = civic_sandbox.civic_settings(SANDBOX_ALLOW_WITHOUT_DEBUG=True,
-                                                  API={"THROTTLE_RATE": None})
-    return civic_sandbox
+def sandbox(civic):
+    return civic
 
 
 def mode(settings, login_mode):

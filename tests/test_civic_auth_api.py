@@ -22,14 +22,6 @@ NONCE = "/civic/auth/nonce/"
 TOKEN = "/civic/auth/token/"
 
 
-@pytest.fixture
-def civic(settings, civic_sandbox):
-    caches["default"].clear()
-    settings.CIVIC = civic_sandbox.civic_settings(SANDBOX_ALLOW_WITHOUT_DEBUG=True,
-                                                  API={"THROTTLE_RATE": None})
-    return civic_sandbox
-
-
 def new_nonce(client) -> dict:
     response = client.post(NONCE)
     assert response.status_code == 200 and response["Cache-Control"] == "no-store"

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.core.cache import caches
 from django.test import Client
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -36,14 +35,6 @@ def call(token):
     response = WhoAmI.as_view()(request)
     response.render()
     return response
-
-
-@pytest.fixture
-def civic(settings, civic_sandbox):
-    caches["default"].clear()
-    settings.CIVIC = civic_sandbox.civic_settings(SANDBOX_ALLOW_WITHOUT_DEBUG=True,
-                                                  API={"THROTTLE_RATE": None})
-    return civic_sandbox
 
 
 @pytest.fixture
