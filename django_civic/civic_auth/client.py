@@ -78,7 +78,7 @@ def oidc_config() -> dict[str, Any]:
         "timeout": float(civic_settings.HTTP_TIMEOUT),
     }
     if civic_settings.SANDBOX:
-        # Imported here so that nothing of the sandbox loads in a production configuration.
+        # The sandbox's published test credentials (core.sandbox_credentials, not the sandbox package).
         if not auth["CLIENT_ID"]:
             config.update(client_id=sandbox_credentials.OIDC_CLIENT_ID,
                           client_secret=sandbox_credentials.OIDC_CLIENT_SECRET)

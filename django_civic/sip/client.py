@@ -31,7 +31,7 @@ def sip_config() -> dict:
         "max_payload_bytes": int(sip["MAX_PAYLOAD_BYTES"]),
     }
     if civic_settings.SANDBOX:
-        # Imported here so that nothing of the sandbox loads in a production configuration.
+        # The sandbox's published test credentials (core.sandbox_credentials, not the sandbox package).
         if not sip["APP_ID"]:
             config.update(app_id=sandbox_credentials.SIP_APP_ID,
                           app_secret=sandbox_credentials.SIP_APP_SECRET,
