@@ -20,7 +20,9 @@ from django.contrib.auth import get_user_model
 from django.core.cache import caches
 from django.core.management import call_command
 
+from django_civic.account.privacy import erase_user
 from django_civic.civic_auth import idp
+from django_civic.civic_auth.client import exchange_key, get_token_exchanger
 from django_civic.civic_auth.hub import civic_access_token, civic_hub_client
 from django_civic.models import SiteSigningKey
 from django_civic.protocols.civic_auth import TokenExchangeError
@@ -78,6 +80,14 @@ def test_a_password_user_gets_a_civic_token_by_federated_exchange(civic_sandbox,
     assert claims["federated_iss"] == issuer and claims["sub"].startswith("fed_")
     assert claims["name"] == "Pat" and "email" not in claims  # nobody verified pat's address
     assert exchanges(civic_sandbox) == 1
+
+
+def test_erasure_forgets_the_civic_tokens_exchanged_for_the_user(civic_sandbox, issuer, pat):
+    civic_access_token(pat)
+    key = get_token_exchanger().cache_key(exchange_key(pat.pk, site_idp=True), None)
+    assert caches["default"].get(key) is not None
+    erase_user(pat)
+    assert caches["default"].get(key) is None
 
 
 def test_one_site_user_is_one_stable_civic_user(civic_sandbox, issuer, pat):

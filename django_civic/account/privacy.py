@@ -239,13 +239,14 @@ def _still_stored(name: str) -> bool:
 
 def _forget_exchanged_tokens(user_pk: Any) -> None:
     """Drop the Civic access tokens token exchange cached for this user (when Civic Auth is set up)."""
-    from django_civic.civic_auth.client import get_token_exchanger
+    from django_civic.civic_auth.client import exchange_key, get_token_exchanger
     from django_civic.protocols.civic_auth import OIDCError
 
     try:
         exchanger = get_token_exchanger()
         for profile in {None, civic_settings.AUTH["PROFILE_ID"] or None}:
-            exchanger.forget(str(user_pk), profile)
+            for site_idp in (False, True):
+                exchanger.forget(exchange_key(user_pk, site_idp=site_idp), profile)
     except (OIDCError, ImproperlyConfigured):
         pass  # Civic Auth is not configured here: token exchange never ran
     except Exception as exc:  # the cache is down: the cached tokens expire by themselves

@@ -162,10 +162,22 @@ def redirect_uri(request: HttpRequest) -> str:
         reverse("django_civic:civic_auth_callback"))
 
 
-_SETTING = object()
+#: "The profile of the settings": the default of every ``profile`` argument below and in ``hub``.
+SETTING: Any = object()
 
 
-def civic_access_token_for(user: Any, subject_token: Any, *, profile: Any = _SETTING,
+def chosen_profile(profile: Any) -> str | None:
+    """``profile``, or ``CIVIC["AUTH"]["PROFILE_ID"]`` for :data:`SETTING`; None for no profile."""
+    return (civic_settings.AUTH["PROFILE_ID"] if profile is SETTING else profile) or None
+
+
+def exchange_key(user_pk: Any, *, site_idp: bool = False) -> str:
+    """What a user's exchanged Civic tokens are cached under: apart for those exchanged from the site's own
+    identity tokens (``civic_auth.hub``) and from another identity provider's. Erasure forgets both."""
+    return f"site-idp:{user_pk}" if site_idp else str(user_pk)
+
+
+def civic_access_token_for(user: Any, subject_token: Any, *, profile: Any = SETTING,
                            request: HttpRequest | None = None) -> ExchangedToken:
     """A Civic access token for one of this site's users, by RFC 8693 token exchange.
 
@@ -174,10 +186,8 @@ def civic_access_token_for(user: Any, subject_token: Any, *, profile: Any = _SET
     before it expires; concurrent callers share one exchange. Raises
     :class:`~django_civic.protocols.civic_auth.TokenExchangeError`.
     """
-    if profile is _SETTING:
-        profile = civic_settings.AUTH["PROFILE_ID"]
-    key = getattr(user, "pk", user)
-    return get_token_exchanger().access_token(key, subject_token, profile=profile or None)
+    return get_token_exchanger().access_token(exchange_key(getattr(user, "pk", user)), subject_token,
+                                              profile=chosen_profile(profile))
 
 
 def session_access_token(request: HttpRequest) -> str | None:
@@ -187,13 +197,11 @@ def session_access_token(request: HttpRequest) -> str | None:
     return TokenStore(request.session).access_token(get_oidc_client(), margin=margin)
 
 
-def call_civic_hub(access_token: str, payload: Any, *, profile: Any = _SETTING, **options: Any) -> Any:
+def call_civic_hub(access_token: str, payload: Any, *, profile: Any = SETTING, **options: Any) -> Any:
     """POST one JSON-RPC message to :func:`hub_url` as the token's user
     (``Authorization: Bearer`` and ``x-civic-profile-id``); returns the ``requests.Response``."""
-    if profile is _SETTING:
-        profile = civic_settings.AUTH["PROFILE_ID"]
     options.setdefault("timeout", max(float(civic_settings.HTTP_TIMEOUT), 15.0))
-    return call_hub(access_token, payload, url=hub_url(), profile_id=profile or None, **options)
+    return call_hub(access_token, payload, url=hub_url(), profile_id=chosen_profile(profile), **options)
 
 
 def hub_url() -> str:

@@ -23,18 +23,18 @@ from django.http import HttpRequest
 from django.views.decorators.debug import sensitive_variables
 
 from django_civic.civic_auth import idp
-from django_civic.civic_auth.client import get_token_exchanger, hub_url, session_access_token
-from django_civic.conf import civic_settings
-
-_SETTING: Any = object()
-
-
-def _profile(profile: Any) -> str | None:
-    return (civic_settings.AUTH["PROFILE_ID"] if profile is _SETTING else profile) or None
+from django_civic.civic_auth.client import (
+    SETTING,
+    chosen_profile,
+    exchange_key,
+    get_token_exchanger,
+    hub_url,
+    session_access_token,
+)
 
 
 @sensitive_variables("token")
-def civic_access_token(user: Any, profile: str | None = _SETTING, *,
+def civic_access_token(user: Any, profile: str | None = SETTING, *,
                        request: HttpRequest | None = None) -> str:
     """A Civic access token for ``user`` (any Django user), for ``profile`` (default
     ``CIVIC["AUTH"]["PROFILE_ID"]``; exchanged tokens are locked to it with ``civic_profile``).
@@ -50,11 +50,11 @@ def civic_access_token(user: Any, profile: str | None = _SETTING, *,
         if token:
             return token
     return get_token_exchanger().access_token(
-        f"site-idp:{user.pk}", lambda: idp.identity_token(user), profile=_profile(profile),
-        subject_key=idp.subject_for(user)).access_token
+        exchange_key(user.pk, site_idp=True), lambda: idp.identity_token(user),
+        profile=chosen_profile(profile), subject_key=idp.subject_for(user)).access_token
 
 
-def civic_hub_client(user: Any, profile: str | None = _SETTING, *, request: HttpRequest | None = None) -> Any:
+def civic_hub_client(user: Any, profile: str | None = SETTING, *, request: HttpRequest | None = None) -> Any:
     """Civic's ``CivicMCPClient`` for ``user``, at :func:`~django_civic.civic_auth.client.hub_url`.
 
     Async, as the client is: use it inside one event loop and close it there (``await client.close()``);
@@ -66,7 +66,7 @@ def civic_hub_client(user: Any, profile: str | None = _SETTING, *, request: Http
     from asgiref.sync import sync_to_async
     from civic_mcp_client import CivicMCPClient, TokenAuth
 
-    chosen = _profile(profile)
+    chosen = chosen_profile(profile)
     token = sync_to_async(civic_access_token)
     return CivicMCPClient(auth=TokenAuth(token=lambda: token(user, chosen, request=request)), url=hub_url(),
                           civic_profile=chosen)
