@@ -406,7 +406,8 @@ class UserAssuranceFilter(admin.SimpleListFilter):
 class CivicUserAdminMixin:
     """What the Users changelist shows of each user's verification: connected providers, a verified
     email, the level of assurance of their latest successful identity check; and filters on them.
-    Three columns from one query: two annotations and one prefetch of the identities' providers."""
+    One column, from two annotations of the changelist's query and one prefetch of the identities'
+    providers."""
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         verified = ProofingSession.objects.filter(user=OuterRef("pk"), status=ProofingSession.Status.VERIFIED)

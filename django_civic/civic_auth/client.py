@@ -9,7 +9,7 @@ every worker shares them, and ID tokens are consumed once through
 
 With ``CIVIC["SANDBOX"]`` the issuer is the sandbox's provider (``CIVIC["SANDBOX_URL"] + "oauth/"``) and,
 unless ``CIVIC["AUTH"]["CLIENT_ID"]`` names a client registered there, the sandbox's default client
-credentials (``django_civic/sandbox/defaults.py``) are used.
+credentials (``django_civic/core/sandbox_credentials.py``) are used.
 """
 
 from __future__ import annotations

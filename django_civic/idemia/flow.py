@@ -13,7 +13,7 @@ acted on only if
 4. the applicationId matches when configured, and the timestamp is plausible for the session.
 
 The outcome then comes only from what *we* fetch from GIPS with *our* key at a URL built from *our*
-settings (``proofing_fetch``); ``proofUrl`` from the body is never used. Callbacks are idempotent under
+settings (``idemia/fetch.py``); ``proofUrl`` from the body is never used. Callbacks are idempotent under
 IDEMIA's retries and concurrent deliveries: the session row is locked (``select_for_update``) and status
 changes are one-way, so a repeat is answered 2xx and changes nothing.
 """

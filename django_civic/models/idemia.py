@@ -89,7 +89,7 @@ class ProofingSession(models.Model):
     expires_at = models.DateTimeField(_("expires"))
     callback_received_at = models.DateTimeField(_("callback received"), null=True, blank=True)
     completed_at = models.DateTimeField(_("completed"), null=True, blank=True)
-    # Claim of the one worker that fetches the identity (and proof) after the callback; see proofing_fetch.
+    # Claim of the one worker that fetches the identity (and proof) after the callback; see idemia/fetch.py.
     fetch_started_at = models.DateTimeField(_("fetch started"), null=True, blank=True)
     proof_fetched_at = models.DateTimeField(
         _("proof fetched"), null=True, blank=True,

@@ -1,7 +1,7 @@
 """Strict compact JWS (RFC 7515) for every token this app signs or accepts, on PyJWT.
 
 Used by Civic SIP (``sip/tokens.py``: auth codes, data tokens and partner tokens, all ES256) and Civic
-Auth (``oidc/validation.py``: ID and access tokens, RS256 from Civic, or any asymmetric algorithm a site
+Auth (``civic_auth/validation.py``: ID and access tokens, RS256 from Civic, or any asymmetric algorithm a site
 allows). PyJWT does the cryptography (its algorithm objects, which PyJWS.decode uses too); this module
 is the thin layer of rules PyJWT leaves to its callers, because each one closes an attack
 (tests/test_jws.py has one test per rule):

@@ -3,7 +3,8 @@
 One client per configuration and process (it holds pooled connections and parsed keys), so
 settings changes in tests get a fresh client and production reuses one. With ``CIVIC["SANDBOX"]`` the
 client talks to the sandbox: its API URL, its Civic signing key, and its default app credentials
-(``django_civic/sandbox/defaults.py``) unless ``CIVIC["SIP"]["APP_ID"]`` names an app registered there.
+(``django_civic/core/sandbox_credentials.py``) unless ``CIVIC["SIP"]["APP_ID"]`` names an app registered
+there.
 """
 
 from __future__ import annotations

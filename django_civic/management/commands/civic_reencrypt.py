@@ -8,7 +8,7 @@ batch. Rows already under the first key are left alone, so the command can be st
 ``--rehash`` also recomputes the search digests, for after ``CIVIC["DIGEST_KEY"]`` changed.
 
 Stored IDEMIA proof archives are encrypted with the same keys: each one still under an old key is
-rewritten under the first key (``proofing_fetch.reencrypt_proof``), so the old key can go for them too; and
+rewritten under the first key (``idemia.fetch.reencrypt_proof``), so the old key can go for them too; and
 so are the site's signing keys (``SiteSigningKey``, ``civic_idp_keys``).
 """
 
