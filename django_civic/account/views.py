@@ -40,7 +40,7 @@ from django_civic.civic_auth.backend import CivicAuthBackend
 from django_civic.civic_auth.client import oidc_config
 from django_civic.civic_auth.views import log_out
 from django_civic.conf import civic_settings
-from django_civic.core.identities import NON_LOGIN_PROVIDERS, disconnect_identity
+from django_civic.core.identities import can_disconnect, disconnect_identity
 from django_civic.core.labels import attribute_label, provider_kind, provider_name
 from django_civic.core.redirects import login_redirect_url, safe_next_url
 from django_civic.exceptions import CivicLoginError
@@ -163,10 +163,8 @@ def _connections_page(request: HttpRequest, *, status: int = 200, error: Any = N
     user = request.user
     assert user.is_authenticated  # login_required
     identities = list(CivicIdentity.objects.filter(user_id=user.pk).order_by("created_at", "pk"))
-    logins = [row for row in identities if row.provider not in NON_LOGIN_PROVIDERS]
-    keeps_a_way_in = user.has_usable_password() or len(logins) > 1
     rows = [Connection(row, provider_name(row.provider), provider_kind(row.provider),
-                       row.provider in NON_LOGIN_PROVIDERS or keeps_a_way_in) for row in identities]
+                       can_disconnect(user, row, identities)) for row in identities]
     here = request.path
     return render(request, "django_civic/account/connections.html", {
         "connections": rows, "ways": ways_in(), "here": here, "error": error,

@@ -141,16 +141,19 @@ def disconnect_identity(user: Any, pk: Any, *, request: HttpRequest | None = Non
         identity = next((row for row in identities if row.pk == pk), None)
         if identity is None:
             raise IdentityNotFound()
-        others = [row for row in identities if row.pk != pk and row.provider not in NON_LOGIN_PROVIDERS]
-        if identity.provider not in NON_LOGIN_PROVIDERS and not others and not user.has_usable_password():
+        if not can_disconnect(user, identity, identities):
             raise LastLoginMethod()
-        provider, subject = identity.provider, identity.subject
-        identity.delete()
-        # delete() clears the pk but keeps the other fields, as the signal's receivers expect.
-        identity.provider, identity.subject = provider, subject
+        identity.delete()  # clears the pk only: the signal's receivers still see provider and subject
         transaction.on_commit(lambda: signals.identity_unlinked.send(
             sender=CivicIdentity, identity=identity, user=user, request=request))
     return identity
+
+
+def can_disconnect(user: Any, identity: CivicIdentity, identities: Iterable[CivicIdentity]) -> bool:
+    """Whether ``user`` keeps a way to log in without ``identity``, one of their ``identities``: it does not
+    log in (proofing only), or another of them does, or the account has a usable password."""
+    return (identity.provider in NON_LOGIN_PROVIDERS or user.has_usable_password()
+            or any(row.pk != identity.pk and row.provider not in NON_LOGIN_PROVIDERS for row in identities))
 
 
 def unlink_identity(identity: CivicIdentity, *, request: HttpRequest | None = None) -> None:
