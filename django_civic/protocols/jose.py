@@ -37,6 +37,8 @@ from jwt.api_jws import PyJWS
 from jwt.exceptions import PyJWTError
 from jwt.utils import base64url_decode
 
+from django_civic.protocols import strict_json
+
 __all__ = ["ALGORITHMS", "MIN_RSA_BITS", "CompactJWS", "JWSError", "parse", "sign", "verify"]
 
 MIN_RSA_BITS = 2048
@@ -52,7 +54,6 @@ ALGORITHMS = frozenset((*_RSA, *_EC_CURVES, "EdDSA"))
 _PYJWS = PyJWS(algorithms=sorted(ALGORITHMS))
 
 _SEGMENT = re.compile(r"[A-Za-z0-9_-]*")
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _BASE64URL_VALUE = {c: i for i, c in
                     enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")}
 # Header parameters that change what is signed or how it must be processed: we implement none of them.
@@ -234,14 +235,7 @@ def _check_base64url(segment: str) -> None:
 
 def _json_object(data: bytes | bytearray, what: str) -> dict[str, Any]:
     try:
-        # UTF-8 only: json.loads would also take UTF-16 and UTF-32 bytes.
-        text = data.decode("utf-8")
-        value = _JSON.decode(text)
-        # "\ud800" is valid JSON but no Unicode text (RFC 7493 2.1 refuses it): a lone surrogate
-        # breaks every later encode(), compare_digest and database write of the string, so it is
-        # refused here, once, for every claim. Checked only when the text has such an escape.
-        if _SURROGATE_ESCAPE.search(text):
-            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        value = strict_json.loads(data, _JSON)
     except (ValueError, RecursionError) as exc:  # RecursionError: deeply nested JSON
         raise JWSError(f"token is malformed ({type(exc).__name__})") from None
     if not isinstance(value, dict):

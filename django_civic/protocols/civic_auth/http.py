@@ -11,7 +11,7 @@ from typing import Any
 
 import requests
 
-from django_civic.protocols import http
+from django_civic.protocols import http, strict_json
 from django_civic.protocols.civic_auth.errors import ProviderError, ProviderResponseError, ProviderUnavailable
 
 MAX_RESPONSE_BYTES = 1024 * 1024
@@ -45,10 +45,7 @@ def read_body(response: requests.Response, limit: int = MAX_RESPONSE_BYTES) -> b
 def read_json(response: requests.Response, what: str) -> dict[str, Any]:
     raw = read_body(response)
     try:
-        # UTF-8 only (RFC 8259), and no lone surrogates ("\ud800"), which would break every later
-        # encode(), comparison and database write of a value (a userinfo sub of one was a 500).
-        payload = json.loads(raw.decode("utf-8"))
-        json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        payload = strict_json.loads(raw)
     except (ValueError, RecursionError):  # RecursionError: absurdly nested JSON
         raise ProviderResponseError(f"the {what} response is not JSON") from None
     if not isinstance(payload, dict):

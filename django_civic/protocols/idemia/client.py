@@ -18,7 +18,7 @@ from urllib.parse import quote, urlencode, urlsplit
 
 import requests
 
-from django_civic.protocols import http
+from django_civic.protocols import http, strict_json
 from django_civic.protocols.idemia import errors
 from django_civic.protocols.idemia.parsing import (
     check_identity_id,
@@ -232,10 +232,7 @@ class ProofingClient:
     def _json(response: requests.Response, service: str) -> dict[str, Any]:
         raw = _read_capped(response, _MAX_JSON_BYTES)
         try:
-            # UTF-8 only (RFC 8259), and no lone surrogates ("\ud800"): they would break every later
-            # encode(), comparison and database write of a value.
-            payload = json.loads(raw.decode("utf-8"))
-            json.dumps(payload, ensure_ascii=False).encode("utf-8")
+            payload = strict_json.loads(raw)
         except (ValueError, RecursionError):  # RecursionError: absurdly nested JSON
             raise errors.ProofingMalformedResponse(f"{service} did not answer JSON") from None
         if not isinstance(payload, dict):
