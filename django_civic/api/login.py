@@ -123,8 +123,7 @@ def login_response(request: Any, user: Any, backend: str, next_url: Any = None) 
         # A signed-in user connected another login: nobody logs in, the session stays as it is.
         body: dict[str, Any] = {"login_mode": None, "connected": True}
         default_next = reverse("django_civic:connections")
-        notify(http_request, messages.SUCCESS, _("Your %(provider)s login is now connected to this account.")
-               % {"provider": provider_name(result.identity.provider)})
+        notify_connected(http_request, result.identity)
     else:
         body = complete_login(request, user, backend)
         body["connected"] = False
@@ -144,6 +143,12 @@ def login_response(request: Any, user: Any, backend: str, next_url: Any = None) 
 def notify(request: HttpRequest, level: int, message: Any) -> None:
     """A ``django.contrib.messages`` notice, or nothing on a site without the messages app."""
     messages.add_message(request, level, message, fail_silently=True)
+
+
+def notify_connected(request: HttpRequest, identity: Any) -> None:
+    """The notice of a login connected to the signed-in account instead of logging in."""
+    notify(request, messages.SUCCESS, _("Your %(provider)s login is now connected to this account.")
+           % {"provider": provider_name(identity.provider)})
 
 
 # The fixed response shape, built directly: DRF serializers cost about a millisecond per login here.

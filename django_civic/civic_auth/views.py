@@ -30,7 +30,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from django_civic.api.login import notify
+from django_civic.api.login import notify, notify_connected
 from django_civic.civic_auth.client import get_oidc_client, redirect_uri
 from django_civic.conf import civic_settings
 from django_civic.core.debug import hide_secrets_in_error_reports
@@ -155,7 +155,7 @@ def callback(request: HttpRequest) -> HttpResponse:
 
     result = request.civic_login_result  # type: ignore[attr-defined]
     if result.connected:
-        notify(request, messages.SUCCESS, _("Your Civic Auth login is now connected to this account."))
+        notify_connected(request, result.identity)
         target = pending.next_url or reverse("django_civic:connections")
     else:
         auth_login(request, user, backend=BACKEND)
