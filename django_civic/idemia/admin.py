@@ -26,8 +26,8 @@ from django_civic.models.idemia import ProofingSession
 
 logger = logging.getLogger(__name__)
 
-# IDEMIA's scale (idemia-ipa.md 1.4). A fixed list: no DISTINCT scan of a large table to build the filter.
 SEARCH_MAX_RESULTS = 1000
+# IDEMIA's scale (idemia-ipa.md 1.4). A fixed list: no DISTINCT scan of a large table to build the filter.
 LEVELS = ("LOA0", "LOA1", "LOA2", "LOA3", "LOA4", "LOA5", "LOA6")
 
 
