@@ -250,8 +250,10 @@ def test_password_login_signs_in_with_a_notice_and_follows_a_safe_next(civic):
     response = client.post(LOGIN, {"username": "ann", "password": "pw", "next": "/somewhere/"})
     assert response.status_code == 302 and response["Location"] == "/somewhere/"
     assert "You are signed in." in notices(client.get(LOGIN))
-    wrong = browser().post(LOGIN, {"username": "ann", "password": "nope"})
+    wrong = browser().post(LOGIN, {"username": "ann", "password": "nope", "next": "/somewhere/"})
     assert wrong.status_code == 200 and b'role="alert"' in wrong.content
+    # The form shown again keeps the posted next, for the password and the Civic buttons alike.
+    assert wrong.content.count(b'name="next" value="/somewhere/"') >= 2
 
 
 def test_login_url_and_login_redirect_url_can_name_the_pages(civic, settings):

@@ -104,8 +104,7 @@ class LoginView(_SafeNext, auth_views.LoginView):
         return context
 
     def _context(self, request: HttpRequest) -> dict[str, Any]:
-        name = self.redirect_field_name
-        return {"ways": self.ways, "next": safe_next_url(request, request.GET.get(name)) or ""}
+        return {"ways": self.ways, "next": self.get_redirect_url(request)}
 
     def form_valid(self, form: Any) -> HttpResponse:
         response = super().form_valid(form)
