@@ -32,7 +32,7 @@ from django.utils.translation import ngettext
 from django_civic.core.encryption import is_email_label, is_phone_label, is_searchable_label, search_digests
 from django_civic.core.fields import Ciphertext, EncryptedTextField
 from django_civic.core.identities import purge_attributes, unlink_identity
-from django_civic.core.labels import provider_name
+from django_civic.core.labels import CIVIC_AUTH, CIVIC_SIP, IDEMIA, provider_name
 from django_civic.models import CivicIdentity, ProofingSession, VerifiedAttribute
 from django_civic.models.identity import EMAIL_LABEL, is_image_label
 
@@ -355,15 +355,15 @@ class UserProviderFilter(admin.SimpleListFilter):
     parameter_name = "civic_provider"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
-        return [("civic_sip", _("Civic SIP")), ("civic_auth", _("Civic Auth")), ("idemia", _("IDEMIA")),
-                ("none", _("None"))]
+        kinds = [(kind, provider_name(kind)) for kind in (CIVIC_SIP, CIVIC_AUTH, IDEMIA)]
+        return [*kinds, ("none", _("None"))]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         identities = CivicIdentity.objects.filter(user=OuterRef("pk"))
         value = self.value()
-        if value == "civic_auth":  # its provider is the issuer URL
+        if value == CIVIC_AUTH:  # its provider is the issuer URL
             return queryset.filter(Exists(identities.filter(provider__startswith="http")))
-        if value in ("civic_sip", "idemia"):
+        if value in (CIVIC_SIP, IDEMIA):
             return queryset.filter(Exists(identities.filter(provider=value)))
         if value == "none":
             return queryset.filter(~Exists(identities))

@@ -41,6 +41,7 @@ from django_civic.conf import civic_settings
 from django_civic.core.adapter import DefaultCivicAdapter, get_adapter
 from django_civic.core.emails import email_key
 from django_civic.core.encryption import attribute_digest
+from django_civic.core.labels import IDEMIA
 from django_civic.core.results import RecordResult
 from django_civic.exceptions import (
     CivicLoginError,
@@ -114,7 +115,7 @@ def record_identity(
 
 
 #: Providers whose identities prove who someone is but cannot log them in (proofing only).
-NON_LOGIN_PROVIDERS = frozenset({"idemia"})
+NON_LOGIN_PROVIDERS = frozenset({IDEMIA})
 
 
 def signed_in_user(request: HttpRequest | None) -> Any:

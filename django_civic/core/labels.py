@@ -14,8 +14,11 @@ from typing import Any
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
+# The provider of an identity (CivicIdentity.provider): these two, or a Civic Auth issuer URL, whose kind
+# is CIVIC_AUTH (provider_kind).
 CIVIC_SIP = "civic_sip"
 IDEMIA = "idemia"
+CIVIC_AUTH = "civic_auth"
 
 ATTRIBUTE_LABELS: dict[str, Any] = {
     # Civic SIP (civic-protocols.md A5): BASIC_SIGNUP and PROOF_OF_IDENTITY.
@@ -63,12 +66,14 @@ ATTRIBUTE_LABELS: dict[str, Any] = {
     "idemia.portrait": _("Portrait"),
 }
 
+#: Civic Auth's provider is its issuer URL (``https://auth.civic.com/oauth/``): every URL is Civic Auth.
+CIVIC_AUTH_NAME = _("Civic Auth")
+#: By provider, and by kind (``provider_kind``) for Civic Auth.
 PROVIDER_NAMES: dict[str, Any] = {
     CIVIC_SIP: _("Civic SIP"),
     IDEMIA: _("IDEMIA"),
+    CIVIC_AUTH: CIVIC_AUTH_NAME,
 }
-#: Civic Auth's provider is its issuer URL (``https://auth.civic.com/oauth/``): every URL is Civic Auth.
-CIVIC_AUTH_NAME = _("Civic Auth")
 
 _WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 
@@ -98,5 +103,5 @@ def provider_name(provider: str) -> str:
 def provider_kind(provider: str) -> str:
     """``civic_sip``, ``civic_auth`` or ``idemia``: the system an identity's provider belongs to."""
     if provider.startswith(("https://", "http://")):
-        return "civic_auth"
+        return CIVIC_AUTH
     return provider

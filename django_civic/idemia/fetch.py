@@ -34,6 +34,7 @@ from django.views.decorators.debug import sensitive_variables
 from django_civic.conf import civic_settings
 from django_civic.core import encryption
 from django_civic.core.identities import record_identity
+from django_civic.core.labels import IDEMIA
 from django_civic.exceptions import CivicLoginError
 from django_civic.idemia.client import get_proofing_client
 from django_civic.models.idemia import ProofingSession
@@ -44,7 +45,7 @@ from django_civic.protocols.sip.types import Attribute
 logger = logging.getLogger(__name__)
 
 Status = ProofingSession.Status
-PROVIDER = "idemia"
+PROVIDER = IDEMIA
 SCOPE = "IDEMIA_IPA"
 # Waits between GIPS calls while the identity or its proof is still PROCESSING; after the last one the
 # session is left for the reconcile command (adjudication by a human can take many minutes).

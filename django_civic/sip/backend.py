@@ -32,6 +32,7 @@ from django.http import HttpRequest
 from django.views.decorators.debug import sensitive_variables
 
 from django_civic.core.identities import record_identity, signed_in_user
+from django_civic.core.labels import CIVIC_SIP
 from django_civic.core.replay import consume_once
 from django_civic.exceptions import CivicLoginError, InactiveUser, TokenReplayed
 from django_civic.protocols.sip import SIPError, SIPInvalidAuthToken
@@ -39,7 +40,7 @@ from django_civic.sip.client import get_sip_client
 
 logger = logging.getLogger(__name__)
 
-PROVIDER = "civic_sip"
+PROVIDER = CIVIC_SIP
 REPLAY_NAMESPACE = "sip-auth-code"
 
 
